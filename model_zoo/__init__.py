@@ -1,0 +1,1 @@
+"""Model zoo data: model cards (cards/*.toml) and the embedded synth-* ONNX files."""

@@ -1,0 +1,1 @@
+"""First-party plugin: corrrise (see plugins/README.md)."""

@@ -1,0 +1,1 @@
+"""First-party plugin: fggb (see plugins/README.md)."""

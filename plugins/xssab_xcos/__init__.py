@@ -1,0 +1,1 @@
+"""First-party plugin: xcos (see plugins/README.md)."""

@@ -1,0 +1,1 @@
+"""First-party plugin: xface (see plugins/README.md)."""

@@ -1,0 +1,14 @@
+"""Built-in explanation methods, registered through the same hook as third-party ones."""
+
+from __future__ import annotations
+
+from .hookspecs import hookimpl
+
+
+@hookimpl
+def register_explainers(register):
+    from .explain.random_baseline import RandomMethod
+    from .explain.xssab import XssabMethod
+
+    register(XssabMethod())
+    register(RandomMethod())

@@ -1,0 +1,71 @@
+"""The ``xssab`` command: thin argparse front end over subcommand modules.
+
+Each subcommand lives in ``xssab/cli/cmd_<name>.py`` and provides
+``add_parser(subparsers)`` (returns the parser) and ``run(args, console) -> int``.
+One rich Console is injected so tests can read the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rich.console import Console
+
+from ..errors import XssabError
+
+SUBCOMMANDS = ("models", "plugins", "explain", "calibrate")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other user error
+        self.print_usage(sys.stderr)
+        raise SystemExit(f"{self.prog}: error: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = _Parser(prog="xssab", description="Explain face-verification decisions.")
+    parser.add_argument("--version", action="version", version=f"xssab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        mod = importlib.import_module(f".cmd_{name}", __package__)
+        p = mod.add_parser(sub)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def run_guarded(fn, console: Console, err_console: Console | None = None) -> int:
+    """Run ``fn()``; XssabError -> one red line and exit 2; Ctrl-C -> exit 130."""
+    err_console = err_console or console
+    try:
+        return int(fn() or 0)
+    except XssabError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        return 130
+
+
+def main(argv: list[str] | None = None, console: Console | None = None) -> int:
+    console = console or Console()
+    err_console = console if console.file is not sys.stdout else Console(stderr=True)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            err_console.print(exc.code, highlight=False, markup=False)
+            return 2
+        return int(exc.code or 0)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    return run_guarded(lambda: args._run(args, console), console, err_console)
+
+
+def entry() -> None:  # pragma: no cover - console script wrapper
+    sys.exit(main())
