@@ -41,6 +41,8 @@ class _State:
     failures: list[PluginFailure] = field(default_factory=list)
     reported: set[tuple[str, str]] = field(default_factory=set)
     versions: dict[str, str] = field(default_factory=dict)
+    #: name of the plugin whose hook is running (the registry records it as the origin)
+    current: str | None = None
 
 
 _state = _State()
@@ -56,9 +58,13 @@ def _new_manager() -> pluggy.PluginManager:
             _record_failure(modname, "import", exc)
             continue
         pm.register(mod, name=modname)
-    if os.environ.get(DISABLE_ENV, "").strip() not in ("1", "true", "yes"):
+    if not entry_points_disabled():
         _load_entry_points(pm)
     return pm
+
+
+def entry_points_disabled() -> bool:
+    return os.environ.get(DISABLE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
@@ -87,6 +93,11 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         dist = getattr(ep, "dist", None)
         if dist is not None:
             _state.versions[ep.name] = dist.version
+
+
+def record_failure(name: str, stage: str, exc: BaseException) -> None:
+    """Report a plugin problem once (by plugin name and stage) and keep going."""
+    _record_failure(name, stage, exc)
 
 
 def _record_failure(name: str, stage: str, exc: BaseException) -> None:
@@ -127,10 +138,18 @@ def call_hook(hook_name: str, register) -> None:
     hook = getattr(pm.hook, hook_name)
     for impl in hook.get_hookimpls():
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        _state.current = name
         try:
             impl.function(register=register)
         except Exception as exc:
             _record_failure(name, hook_name, exc)
+        finally:
+            _state.current = None
+
+
+def current_plugin() -> str | None:
+    """The plugin whose hook is being called right now (None outside hook calls)."""
+    return _state.current
 
 
 def plugin_infos() -> list[dict]:

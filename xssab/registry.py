@@ -7,13 +7,22 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import UnknownNameError
-from .plugins import call_hook
+from .plugins import call_hook, current_plugin, record_failure
 
 _cache: dict[str, dict[str, Any]] = {}
+#: kind -> name -> plugin that registered it
+_origins: dict[str, dict[str, str | None]] = {}
 
 
 def _clear() -> None:
     _cache.clear()
+    _origins.clear()
+
+
+def plugin_of(kind: str, name: str) -> str | None:
+    """Which plugin registered ``name`` (kind: models, explainers, comparators, datasets)."""
+    _collect(kind)
+    return _origins.get(kind, {}).get(name)
 
 
 @dataclass
@@ -31,16 +40,30 @@ def _collect(kind: str) -> dict[str, Any]:
     hook = {"models": "register_models", "explainers": "register_explainers",
             "comparators": "register_comparators", "datasets": "register_datasets"}[kind]
 
+    origins = _origins.setdefault(kind, {})
+
     def register(obj, factory=None, description: str = "", **_ignored):
+        plugin = current_plugin()
         if kind == "datasets":
             entry = obj if isinstance(obj, DatasetEntry) else DatasetEntry(
                 str(obj), factory, description)
-            found[entry.name] = entry
-            return entry
-        name = getattr(obj, "name", None)
-        if not name:
-            raise TypeError(f"cannot register {obj!r}: it has no name")
+            if entry.plugin is None:
+                entry.plugin = plugin
+            obj, name = entry, entry.name
+        else:
+            name = getattr(obj, "name", None)
+            if not name:
+                raise TypeError(f"cannot register {obj!r}: it has no name")
+            if kind == "models" and getattr(obj, "plugin", "") is None:
+                obj.plugin = plugin
+        if name in found:
+            # first registration wins (built-ins load first); report the clash once
+            record_failure(plugin or "<unknown>", hook, ValueError(
+                f"{kind[:-1]} {name!r} is already registered by {origins.get(name)}; "
+                "ignored"))
+            return found[name]
         found[name] = obj
+        origins[name] = plugin
         return obj
 
     call_hook(hook, register)

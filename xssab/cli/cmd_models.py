@@ -1,0 +1,85 @@
+"""``xssab models``: list model cards; ``xssab models fetch NAME``: download + verify."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from ..errors import XssabError
+
+
+def add_parser(sub):
+    p = sub.add_parser("models", help="list registered models (or fetch one's weights)",
+                       description="List every registered model card with its plugin, "
+                       "whether the weights are present locally, preprocessing, embedding "
+                       "size, threshold and licence. `xssab models fetch NAME` downloads "
+                       "a model's file into the cache and verifies its sha256.")
+    p.add_argument("action", nargs="?", choices=("list", "fetch"), default="list",
+                   help="list (default) or fetch")
+    p.add_argument("name", nargs="?", help="model name (for fetch)")
+    p.add_argument("--force", action="store_true", help="fetch: download again")
+    return p
+
+
+def run(args, console) -> int:
+    if args.action == "fetch":
+        return _fetch(args, console)
+    if args.name:
+        raise XssabError(f"unexpected argument {args.name!r}; did you mean "
+                         f"`xssab models fetch {args.name}`?")
+    return _list(console)
+
+
+def _list(console) -> int:
+    from ..models import cache
+    from ..registry import model_cards, plugin_of
+
+    cards = model_cards()
+    calib = cache.read_calibration()
+    table = Table(title=f"models (cache: {cache.models_dir()})", show_lines=False)
+    table.add_column("name", no_wrap=True)
+    for col in ("plugin", "weights", "preprocessing", "dim", "threshold", "licence"):
+        table.add_column(col, overflow="fold")
+    for name in sorted(cards):
+        card = cards[name]
+        found = cache.find_weights(card)
+        weights = f"[green]yes[/] {found}" if found else "[red]missing[/]"
+        thr = "-" if card.threshold is None else f"{card.threshold:g}"
+        rec = calib.get(name) if isinstance(calib.get(name), dict) else None
+        if rec and rec.get("threshold") is not None:
+            thr = f"{float(rec['threshold']):.4g} [cyan](calibrated" + (
+                f" on {rec['dataset']}" if rec.get("dataset") else "") + ")[/]"
+        elif card.threshold is not None and card.threshold_dataset:
+            thr += f" ({card.threshold_dataset})"
+        plugin = card.plugin or plugin_of("models", name) or "-"
+        table.add_row(name, plugin, weights, card.preprocessing_summary(),
+                      str(card.embedding_size), thr, _short(card.licence))
+    console.print(table)
+    if not cards:
+        console.print("no models registered")
+    return 0
+
+
+def _short(licence: str | None) -> str:
+    if not licence:
+        return "unknown"
+    return licence.split(" (")[0].strip()
+
+
+def _fetch(args, console) -> int:
+    from ..models import cache
+    from ..registry import get_card
+
+    if not args.name:
+        raise XssabError("usage: xssab models fetch NAME (see `xssab models` for names)")
+    card = get_card(args.name)
+    local = cache.find_weights(card)
+    if local is not None and not args.force and local != cache.cache_path(card):
+        console.print(f"{card.name}: weights present at {local}")
+        return 0
+    path = cache.fetch(card, force=args.force)
+    if card.sha256:
+        console.print(f"{card.name}: {path} (sha256 verified)")
+    else:
+        console.print(f"{card.name}: {path} [yellow](sha256 unknown: not verified; "
+                      f"sha256 {cache.sha256_file(path)})[/]")
+    return 0

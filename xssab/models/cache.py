@@ -1,0 +1,248 @@
+"""Local cache: ``XSSAB_HOME``, model files, downloads with sha256, calibration overrides."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..errors import WeightsMissingError, XssabError
+
+HOME_ENV = "XSSAB_HOME"
+
+
+def xssab_home() -> Path:
+    """``$XSSAB_HOME``, else the user cache dir (``$XDG_CACHE_HOME/xssab`` or ~/.cache/xssab)."""
+    env = os.environ.get(HOME_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base).expanduser() if base else Path.home() / ".cache") / "xssab"
+
+
+def models_dir() -> Path:
+    return xssab_home() / "models"
+
+
+def calibration_path() -> Path:
+    return xssab_home() / "calibration.json"
+
+
+def card_file_name(card) -> str | None:
+    if card.file_name:
+        return card.file_name
+    if card.url:
+        return card.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] or None
+    if card.path:
+        return Path(card.path).name
+    return None
+
+
+def cache_path(card) -> Path | None:
+    """Where the card's weights live in the local cache (``models/<file_name>``)."""
+    name = card_file_name(card)
+    return models_dir() / name if name else None
+
+
+def card_local_path(card) -> Path | None:
+    """The card's own ``path`` resolved against its folder (``base_dir``), if it has one."""
+    if not card.path:
+        return None
+    p = Path(os.path.expandvars(str(card.path))).expanduser()
+    if not p.is_absolute() and card.base_dir:
+        p = Path(card.base_dir) / p
+    return p
+
+
+def find_weights(card) -> Path | None:
+    """An existing weights file for the card (its own path first, then the cache)."""
+    for p in (card_local_path(card), cache_path(card)):
+        if p is not None and p.is_file():
+            return p
+    return None
+
+
+def weights_or_raise(card) -> Path:
+    found = find_weights(card)
+    if found is not None:
+        return found
+    raise WeightsMissingError(missing_message(card))
+
+
+def missing_message(card) -> str:
+    where = []
+    local = card_local_path(card)
+    if local is not None:
+        where.append(str(local))
+    cp = cache_path(card)
+    if cp is not None:
+        where.append(str(cp))
+    place = " or ".join(where) if where else "(the card names no file)"
+    how = " ".join((card.how_to_obtain or "").split())
+    fetch = f"; or run `xssab models fetch {card.name}`" if card.url else ""
+    msg = f"weights for model {card.name!r} are not present: put the file at {place}{fetch}"
+    if how:
+        msg += f". How to obtain: {how}"
+    return msg
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch(card, *, force: bool = False, timeout: float = 60.0, progress=None) -> Path:
+    """Download the card's ``url`` into the cache and verify its sha256; returns the path.
+
+    Offline (or without a url) it raises :class:`WeightsMissingError` saying where to put
+    the file. A checksum mismatch removes the partial file and raises.
+    """
+    target = cache_path(card)
+    if target is None:
+        raise WeightsMissingError(f"model {card.name!r} names no file to fetch")
+    if target.is_file() and not force:
+        if card.sha256 and sha256_file(target) != card.sha256.lower():
+            raise WeightsMissingError(
+                f"{target} does not match the sha256 of model {card.name!r}; delete it and "
+                f"fetch again (xssab models fetch {card.name})")
+        return target
+    if not card.url:
+        raise WeightsMissingError(missing_message(card) if card.how_to_obtain else
+                                  f"model {card.name!r} has no download address: put the "
+                                  f"file at {target}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
+    h = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            req = urllib.request.Request(card.url, headers={"User-Agent": "xssab"})
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                total = int(resp.headers.get("Content-Length") or 0)
+                done = 0
+                while True:
+                    block = resp.read(1 << 20)
+                    if not block:
+                        break
+                    out.write(block)
+                    h.update(block)
+                    done += len(block)
+                    if progress is not None:
+                        progress(done, total)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        _unlink(tmp)
+        reason = getattr(exc, "reason", None) or exc
+        raise WeightsMissingError(
+            f"cannot download model {card.name!r} from {card.url} ({reason}); offline? "
+            f"put {target.name} at {target}") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+    member = (card.extra or {}).get("archive_member")
+    if member:
+        tmp = _extract_member(tmp, member, target)
+        digest = sha256_file(tmp)
+    else:
+        digest = h.hexdigest()
+    if card.sha256 and digest != card.sha256.lower():
+        _unlink(tmp)
+        raise WeightsMissingError(
+            f"downloaded file for model {card.name!r} has sha256 {digest}, expected "
+            f"{card.sha256}; not kept (source changed?). Put a verified copy at {target}")
+    os.replace(tmp, target)
+    return target
+
+
+def _extract_member(archive: str, member: str, target: Path) -> str:
+    """Extract ``member`` (matched by base name) from a zip archive next to ``target``."""
+    import shutil
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == member]
+            if not names:
+                raise WeightsMissingError(f"the downloaded archive has no {member}; put the "
+                                          f"file at {target} by hand")
+            fd, out = tempfile.mkstemp(prefix=target.name + ".", suffix=".part",
+                                       dir=target.parent)
+            with os.fdopen(fd, "wb") as dst, zf.open(names[0]) as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    except zipfile.BadZipFile:
+        raise WeightsMissingError(f"the download for {target.name} is not a zip archive; "
+                                  f"put the file at {target} by hand") from None
+    finally:
+        _unlink(archive)
+    return out
+
+
+def _unlink(p) -> None:
+    try:
+        os.unlink(p)
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------- calibration overrides
+def read_calibration() -> dict[str, dict[str, Any]]:
+    """``{model_name: {threshold, eer, accuracy, dataset, ...}}`` ({} when absent)."""
+    p = calibration_path()
+    if not p.is_file():
+        return {}
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise XssabError(f"{p} is not valid JSON ({exc}); delete or fix it") from None
+    return data if isinstance(data, dict) else {}
+
+
+def calibrated(name: str) -> dict[str, Any] | None:
+    rec = read_calibration().get(name)
+    return rec if isinstance(rec, dict) else None
+
+
+def calibrated_threshold(name: str) -> float | None:
+    rec = calibrated(name)
+    if rec and rec.get("threshold") is not None:
+        return float(rec["threshold"])
+    return None
+
+
+def write_calibration(name: str, record: dict[str, Any]) -> Path:
+    """Store (replace) the calibration record of ``name``; atomic write."""
+    data = read_calibration()
+    data[name] = dict(record)
+    return _atomic_json(calibration_path(), data)
+
+
+def remove_calibration(name: str) -> bool:
+    data = read_calibration()
+    if name not in data:
+        return False
+    del data[name]
+    _atomic_json(calibration_path(), data)
+    return True
+
+
+def _atomic_json(path: Path, data) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return path

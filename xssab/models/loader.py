@@ -1,0 +1,312 @@
+"""``xssab.load_model``: card or file -> fixed graph -> ORT session + torch import -> parity."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from ..errors import ModelLoadError, ParityError, XssabError
+from . import cache
+from .card import ModelCard
+from .model import FaceModel, _first_line, cpu_threads, l2_normalize
+from .onnx_fix import dims, fix_graph, graph_inputs, load_onnx
+from .preprocess import probe_images
+
+#: max |ORT - torch| of L2-normalised probe embeddings accepted on load
+PARITY_TOL = 1e-4
+OVERRIDES = ("channel_order", "mean", "std", "input_size", "threshold", "embedding_output",
+             "feature_output", "name")
+_PROBE = 3
+#: in-process memo of parity checks already passed: (path, size, mtime, device, prep)
+_parity_ok: dict[tuple, float] = {}
+
+
+def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
+               **overrides) -> FaceModel:
+    """Load a model-zoo name, a :class:`ModelCard` or a local ONNX file.
+
+    ``overrides`` (for files without a card, or to correct one): ``channel_order``,
+    ``mean``, ``std``, ``input_size``, ``threshold``, ``embedding_output``,
+    ``feature_output``, ``name``. The graph is fixed (onnx_fix), run in ONNX Runtime on
+    ``device`` and imported into torch; ``check_parity`` compares both on a probe batch
+    and raises :class:`ParityError` with the measured difference if they disagree.
+    """
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise XssabError(f"unknown load_model option {unknown[0]!r}; allowed: "
+                         f"{', '.join(OVERRIDES)}")
+    device = _normalize_device(device)
+    card, path = resolve(name_or_path)
+    threshold = overrides.pop("threshold", None)
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if "input_size" in changes:
+        v = changes["input_size"]
+        changes["input_size"] = (int(v), int(v)) if np.isscalar(v) else tuple(int(s) for s in v)
+    try:
+        card = card.replace(**changes)
+    except ValueError as exc:
+        raise XssabError(str(exc)) from None
+
+    proto = load_onnx(path)
+    fixed, fixes = fix_graph(proto, path)
+    del proto
+    inputs = graph_inputs(fixed)
+    if len(inputs) != 1:
+        raise ModelLoadError(f"{path}: expected one image input, the graph has "
+                             f"{len(inputs)} ({', '.join(i.name for i in inputs)})")
+    input_name = inputs[0].name
+    in_dims = dims(inputs[0])
+    if len(in_dims) == 4 and in_dims[1] not in (3, None) and isinstance(in_dims[1], int):
+        raise ModelLoadError(f"{path}: input {input_name!r} has {in_dims[1]} channels; "
+                             "expected 3 (N, 3, H, W)")
+    if len(in_dims) == 4 and all(isinstance(d, int) for d in in_dims[2:]):
+        graph_hw = (in_dims[2], in_dims[3])
+        if "input_size" in changes and tuple(changes["input_size"]) != graph_hw:
+            raise ModelLoadError(f"{path}: the graph takes {graph_hw[1]}x{graph_hw[0]} input "
+                                 f"but input_size={tuple(changes['input_size'])} was given")
+        card = card.replace(input_size=graph_hw)
+    output_names = [o.name for o in fixed.graph.output]
+    emb_name = _pick_output(card.embedding_output, output_names, path, "embedding_output")
+    feat_name = (_pick_output(card.feature_output, output_names, path, "feature_output")
+                 if card.feature_output is not None else None)
+
+    session = make_session(fixed, path, device)
+    x = _probe_input(card)
+    batch1 = False
+    emb_batch = None
+    try:
+        emb_batch = _ort(session, input_name, emb_name, x)
+    except ModelLoadError:
+        batch1 = True
+    emb_single = np.concatenate([_ort(session, input_name, emb_name, x[i:i + 1], path)
+                                 for i in range(len(x))])
+    if not np.all(np.isfinite(emb_single)):
+        raise ModelLoadError(f"{path}: the model produced non-finite embeddings on the probe")
+    if emb_batch is not None and (emb_batch.shape != emb_single.shape or np.abs(
+            l2_normalize(emb_batch) - l2_normalize(emb_single)).max() > PARITY_TOL):
+        batch1 = True
+    if batch1:
+        fixes.append("batch1: the graph is not batch-safe; images run one at a time")
+    emb_dim = int(np.prod(emb_single.shape[1:]))
+    if emb_single.ndim != 2:
+        raise ModelLoadError(f"{path}: output {emb_name!r} has shape "
+                             f"{list(emb_single.shape)}; an embedding must be (N, D) -- name "
+                             "the embedding output with embedding_output=")
+    card = card.replace(embedding_size=emb_dim)
+
+    if threshold is not None:
+        thr, src = float(threshold), "override"
+    else:
+        cal = cache.calibrated_threshold(card.name)
+        if cal is not None:
+            thr, src = cal, "calibrated"
+        elif card.threshold is not None:
+            thr, src = float(card.threshold), "card"
+        else:
+            thr, src = None, None
+    model = FaceModel(card, path, session, fixed, device=device, input_name=input_name,
+                      output_names=output_names, embedding_output=emb_name,
+                      feature_output=feat_name, threshold=thr, threshold_source=src,
+                      fixes=fixes, batch1=batch1)
+    if check_parity:
+        key = _parity_key(path, device, card, batch1)
+        if key in _parity_ok:
+            model.parity_diff = _parity_ok[key]
+            return model
+        with torch.no_grad():
+            xt = torch.from_numpy(x).to(device)
+            emb_t = model.torch_module(xt).detach().float().cpu().numpy()
+        ref = emb_single
+        if emb_t.shape != ref.shape:
+            raise ParityError(f"{path}: the torch import returns shape {list(emb_t.shape)}, "
+                              f"ONNX Runtime {list(ref.shape)}")
+        diff = float(np.abs(l2_normalize(emb_t) - l2_normalize(ref)).max())
+        if not np.isfinite(diff) or diff > PARITY_TOL:
+            raise ParityError(f"{path}: ONNX Runtime and the torch import disagree: max abs "
+                              f"difference of normalised embeddings {diff:.3g} > "
+                              f"{PARITY_TOL:g} on the probe batch")
+        model.parity_diff = diff
+        _parity_ok[key] = diff
+    return model
+
+
+# ------------------------------------------------------------------------ resolution
+def resolve(name_or_path) -> tuple[ModelCard, Path]:
+    """(card, weights path) for a zoo name, a ModelCard or a path to an ONNX file."""
+    from ..registry import get_card, model_cards
+
+    if isinstance(name_or_path, ModelCard):
+        card = name_or_path
+        return card, cache.weights_or_raise(card)
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise XssabError(f"load_model expects a model name or a path, got "
+                         f"{type(name_or_path).__name__}")
+    text = os.fspath(name_or_path)
+    if isinstance(name_or_path, str) and text in model_cards():
+        card = get_card(text)
+        return card, cache.weights_or_raise(card)
+    p = Path(text).expanduser()
+    if p.is_file():
+        p = p.resolve()
+        return ModelCard(name=p.stem, path=str(p), file_name=p.name,
+                         description=f"local file {p}"), p
+    if p.suffix.lower() == ".onnx" or os.sep in text or "/" in text:
+        raise ModelLoadError(f"model file {p} does not exist")
+    return get_card(text), Path()  # raises UnknownNameError with suggestions
+
+
+def _pick_output(spec, names: list[str], path, what: str) -> str:
+    if spec is None:
+        return names[0]
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if -len(names) <= spec < len(names):
+            return names[spec]
+    elif str(spec) in names:
+        return str(spec)
+    raise ModelLoadError(f"{path}: {what}={spec!r} is not an output of the graph; outputs: "
+                         f"{', '.join(names)}")
+
+
+def _normalize_device(device) -> str:
+    d = str(device or "cpu").lower().strip()
+    if d == "gpu":
+        d = "cuda"
+    if d != "cpu" and not re.fullmatch(r"cuda(:\d+)?", d):
+        raise XssabError(f"unknown device {device!r}; use 'cpu' or 'cuda' (or 'cuda:N')")
+    return d
+
+
+def _probe_input(card: ModelCard) -> np.ndarray:
+    from .preprocess import preprocess
+
+    ims = probe_images(_PROBE, tuple(card.input_size))
+    return preprocess(ims, tuple(card.input_size), card.channel_order, card.mean, card.std)
+
+
+def _ort(session, input_name: str, output: str, x: np.ndarray, path=None) -> np.ndarray:
+    try:
+        return np.asarray(session.run([output], {input_name: x})[0], np.float32)
+    except Exception as exc:
+        raise ModelLoadError(f"{path or 'model'}: ONNX Runtime cannot run the graph: "
+                             f"{_first_line(exc)}") from None
+
+
+def _parity_key(path: Path, device: str, card: ModelCard, batch1: bool) -> tuple:
+    st = path.stat()
+    return (str(path), st.st_size, st.st_mtime_ns, device, tuple(card.input_size),
+            card.channel_order, str(card.mean), str(card.std), card.embedding_output, batch1)
+
+
+# ------------------------------------------------------------------------ runtimes
+def make_session(model: onnx.ModelProto, path, device: str):
+    """One ORT session (all CPU cores); CUDA passed explicitly and verified."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = cpu_threads()
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    if device.startswith("cuda"):
+        avail = ort.get_available_providers()
+        if "CUDAExecutionProvider" not in avail:
+            raise ModelLoadError(
+                "device 'cuda' requested but this onnxruntime has no CUDAExecutionProvider "
+                f"(available: {', '.join(avail)}); install xssab[gpu] (onnxruntime-gpu, "
+                "without onnxruntime) or use --device cpu")
+        if not torch.cuda.is_available():
+            raise ModelLoadError("device 'cuda' requested but torch sees no CUDA device; "
+                                 "install a CUDA build of torch or use --device cpu")
+        dev_id = int(device.split(":")[1]) if ":" in device else 0
+        providers = [("CUDAExecutionProvider", {"device_id": dev_id}), "CPUExecutionProvider"]
+    else:
+        providers = ["CPUExecutionProvider"]
+    try:
+        sess = ort.InferenceSession(_serialize(model, path), sess_options=so,
+                                    providers=providers)
+    except Exception as exc:
+        raise ModelLoadError(f"{path}: ONNX Runtime cannot load the model: "
+                             f"{_first_line(exc)}") from None
+    if device.startswith("cuda") and sess.get_providers()[0] != "CUDAExecutionProvider":
+        raise ModelLoadError(f"{path}: ONNX Runtime fell back to {sess.get_providers()[0]} "
+                             "instead of CUDA (missing CUDA/cuDNN libraries?); use "
+                             "--device cpu or fix the CUDA install")
+    return sess
+
+
+def _serialize(model: onnx.ModelProto, path) -> bytes:
+    try:
+        return model.SerializeToString()
+    except ValueError as exc:  # > 2 GB
+        raise ModelLoadError(f"{path}: model too large to load in memory ({exc})") from None
+
+
+_VERSION_RE = re.compile(r"operation_type='([^']+)', version=(\d+)")
+
+
+def build_torch_graph(proto: onnx.ModelProto | None, path, device: str, n_outputs: int,
+                      batch1: bool):
+    """onnx2torch import of the (fixed) ModelProto: eval, frozen, on device, tuple out."""
+    if proto is None:
+        raise ModelLoadError(f"{path}: the graph is no longer in memory; load the model again")
+    gm = _convert(proto, path)
+    gm.eval()
+    for p in gm.parameters():
+        p.requires_grad_(False)
+    gm.to(device)
+    return _TupleGraph(gm, n_outputs, batch1)
+
+
+def _convert(proto: onnx.ModelProto, path):
+    from onnx2torch import convert
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return convert(proto)
+        except NotImplementedError as exc:
+            first = exc
+        except Exception as exc:
+            raise ModelLoadError(f"{path}: the torch import (onnx2torch) failed: "
+                                 f"{_first_line(exc)}") from None
+        # an operator version onnx2torch lacks: try the graph upgraded to opset 13
+        opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                    default=0)
+        if opset and opset < 13:
+            try:
+                from onnx import version_converter
+
+                return convert(version_converter.convert_version(proto, 13))
+            except Exception:
+                pass
+    m = _VERSION_RE.search(str(first))
+    what = (f"operator {m.group(1)} (opset version {m.group(2)})" if m
+            else _first_line(first))
+    raise ModelLoadError(f"{path}: unsupported operator for the torch import: {what}")
+
+
+class _TupleGraph(torch.nn.Module):
+    """Wraps the GraphModule: always returns a tuple; one image at a time if batch1."""
+
+    def __init__(self, gm, n_outputs: int, batch1: bool):
+        super().__init__()
+        self.gm = gm
+        self.n_outputs = n_outputs
+        self.batch1 = batch1
+
+    def _one(self, x):
+        out = self.gm(x)
+        if isinstance(out, torch.Tensor):
+            out = (out,)
+        return tuple(out)
+
+    def forward(self, x):
+        if not self.batch1 or x.shape[0] <= 1:
+            return self._one(x)
+        parts = [self._one(x[i:i + 1]) for i in range(x.shape[0])]
+        return tuple(torch.cat([p[k] for p in parts]) for k in range(len(parts[0])))

@@ -1,0 +1,94 @@
+"""Image -> model input tensor: size, channel order, (x - mean) / std."""
+
+from __future__ import annotations
+
+
+
+import cv2
+import numpy as np
+
+from ..errors import XssabError
+
+
+def as_image_list(images) -> list[np.ndarray]:
+    """Accept (H,W,3) / (H,W) / (H,W,1) / (H,W,4), a (N,H,W[,C]) array, or a list."""
+    if isinstance(images, np.ndarray):
+        if images.ndim == 4 or (images.ndim == 3 and images.shape[-1] not in (1, 3, 4)):
+            return [images[i] for i in range(images.shape[0])]
+        return [images]
+    if isinstance(images, (list, tuple)):
+        return [np.asarray(im) for im in images]
+    raise XssabError(f"images must be a numpy array or a list of arrays, got "
+                     f"{type(images).__name__}")
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB (H, W, 3) from gray (H,W)/(H,W,1), RGB or RGBA (alpha dropped)."""
+    im = np.asarray(image)
+    if im.ndim == 2:
+        im = im[:, :, None]
+    if im.ndim != 3 or im.shape[2] not in (1, 3, 4):
+        raise XssabError(f"expected an image of shape (H, W), (H, W, 1), (H, W, 3) or "
+                         f"(H, W, 4), got {im.shape}")
+    if im.dtype != np.uint8:
+        if np.issubdtype(im.dtype, np.floating) and im.size and float(np.nanmax(im)) <= 1.0:
+            im = im * 255.0
+        im = np.clip(np.nan_to_num(im), 0, 255).astype(np.uint8)
+    if im.shape[2] == 1:
+        im = np.repeat(im, 3, axis=2)
+    elif im.shape[2] == 4:
+        im = im[:, :, :3]
+    return np.ascontiguousarray(im)
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize (H, W, C) to ``size`` = (H, W); INTER_AREA when shrinking, else LINEAR."""
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return image
+    shrink = image.shape[0] > h or image.shape[1] > w
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return cv2.resize(image, (w, h), interpolation=interp)
+
+
+def _vec(v) -> np.ndarray:
+    arr = np.asarray(v, dtype=np.float32).reshape(-1)
+    if arr.size == 1:
+        arr = np.repeat(arr, 3)
+    if arr.size != 3:
+        raise XssabError(f"mean/std must be one number or three, got {v!r}")
+    return arr.reshape(1, 3, 1, 1)
+
+
+def preprocess(images, input_size: tuple[int, int], channel_order: str = "rgb",
+               mean=127.5, std=127.5) -> np.ndarray:
+    """float32 (N, 3, H, W) model input from uint8 RGB images (see FaceModel docs).
+
+    ``mean`` / ``std`` are given in the card's channel order (after any RGB->BGR swap).
+    """
+    ims = [resize(to_rgb(im), input_size) for im in as_image_list(images)]
+    if not ims:
+        h, w = input_size
+        return np.zeros((0, 3, h, w), np.float32)
+    x = np.stack(ims).astype(np.float32)  # N H W 3, RGB
+    if channel_order == "bgr":
+        x = x[..., ::-1]
+    x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    x = (x - _vec(mean)) / _vec(std)
+    return x.astype(np.float32, copy=False)
+
+
+def probe_images(n: int, size: tuple[int, int], seed: int = 1234) -> np.ndarray:
+    """Deterministic smooth uint8 RGB images for parity and batch checks."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    out = np.empty((n, h, w, 3), np.uint8)
+    for i in range(n):
+        small = rng.uniform(0, 255, (max(h // 8, 2), max(w // 8, 2), 3)).astype(np.float32)
+        big = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        big += rng.normal(0, 10, big.shape).astype(np.float32)
+        out[i] = np.clip(big, 0, 255).astype(np.uint8)
+    return out
+
+
+__all__ = ["as_image_list", "preprocess", "probe_images", "resize", "to_rgb"]
