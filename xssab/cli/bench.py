@@ -240,7 +240,11 @@ class Bench:
         check_out_dir(a.out, a.force)
         models = {}
         for n in model_names:
-            models[n] = load_model(n, device=self.device)
+            model = load_model(n, device=self.device)
+            label = str(getattr(model, "name", None) or n)
+            if label in models:
+                label = n
+            models[label] = model
         plan = {}
         for mn, model in models.items():
             plan[mn] = {}
@@ -257,7 +261,14 @@ class Bench:
         from .. import registry
 
         a = self.args
-        ds = registry.get_dataset(a.dataset, path=a.data)
+        options = {}
+        if a.dataset == "synth" and a.data is None and a.pairs > 0:
+            # render only what the subset needs: the SynthFace benchmark with
+            # ceil(N / 20) genuine + as many impostor pairs per fold (10 folds)
+            options["pairs_per_fold"] = max(1, -(-a.pairs // 20))
+        task = progress.add_task(f"dataset {a.dataset}", total=None)
+        ds = registry.get_dataset(a.dataset, path=a.data, **options)
+        progress.update(task, total=1, completed=1)
         pairs = select_pairs(ds.pairs(), a.pairs)
         if not pairs:
             raise DatasetError(f"dataset {a.dataset!r} has no pairs")
