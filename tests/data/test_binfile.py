@@ -91,3 +91,19 @@ def test_missing_file_and_wrong_counts(tmp_path):
     _write(f, ([b, b, b], [True, False]))
     with pytest.raises(DatasetError, match="3 images for 2 pairs"):
         BinDataset(f)
+
+
+def test_python2_style_pickle(tmp_path):
+    """Real lfw.bin files were written by Python 2: images are BINSTRING opcodes."""
+    import struct
+
+    img, b = _png(7)
+    body = b"".join(b"T" + struct.pack("<I", len(b)) + b for _ in range(2))
+    data = (b"\x80\x02" + b"]" + b"(" + body + b"e"  # list of two py2 str
+            + b"]" + b"\x88" + b"a"  # [True]
+            + b"\x86" + b".")  # TUPLE2, STOP
+    f = tmp_path / "py2.bin"
+    f.write_bytes(data)
+    ds = BinDataset(f)
+    assert ds.pairs()[0].same is True
+    np.testing.assert_array_equal(ds.load("1"), img)
