@@ -211,3 +211,20 @@ class SynthDataset(LfwDataset):
         from .render import part_masks
 
         return part_masks(self.labels(key))
+
+
+def cached_split(cache_dir, seed: int, split: str, n_ids: int, n_images: int,
+                 difficulty: Difficulty = Difficulty()):
+    """``render_split`` cached as an uncompressed uint8 npz in ``cache_dir`` (training data)."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    f = cache_dir / (f"{split}-s{seed}-{n_ids}x{n_images}-{difficulty.key()}-"
+                     f"{RENDER_VERSION}.npz")
+    if f.exists():
+        with np.load(f) as z:
+            return z["images"], z["labels"], z["ids"]
+    imgs, labs, ids = render_split(seed, split, n_ids, n_images, difficulty)
+    tmp = f.with_name(f.name + f".tmp{os.getpid()}.npz")
+    np.savez(tmp, images=imgs, labels=labs, ids=ids)
+    os.replace(tmp, f)
+    return imgs, labs, ids

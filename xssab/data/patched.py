@@ -1,0 +1,239 @@
+"""The patched benchmark set (xSSAB paper, Patch-LFW protocol; see patch-benchmark.md).
+
+Only the first image of every pair is modified. 27 square 16x16 patches are pasted into
+it at positions drawn uniformly with every patch fully inside the image (top-left column
+and row in ``[0, W-16)`` / ``[0, H-16)``, i.e. ``[0, 96)`` for 112x112; overlaps allowed):
+
+* impostor pair (A, B): each patch is copied from B at the same position;
+* genuine pair (A, A'): one donor image of another identity, drawn from the whole set
+  (every key of the dataset whose identity differs from A's), gives all patches.
+
+Random draws (numpy legacy ``RandomState``, as in the released code): the generator is
+seeded with 3 at the start of the impostor pass, which visits the impostor pairs in list
+order and draws, per pair, 27 times ``(col, row)`` as ``col = randint(0, W-16)`` then
+``row = randint(0, H-16)``; it is seeded with 3 again at the start of the genuine pass,
+which visits the genuine pairs in list order and draws, per pair, the donor first
+(``randint(0, len(donor_pool))`` into the sorted keys of other identities) and then the 27
+``(col, row)`` positions in the same way. The released code's exact draw order is not
+published in the spec; this is the order used here and it is fixed.
+
+B and donors whose size differs from A are resized to A's size (cv2 INTER_AREA when
+shrinking, INTER_LINEAR otherwise) before copying. The boolean mask (H, W) marks the
+pasted pixels. With ``cache_dir`` the set is stored losslessly (PNG) with a manifest and
+reloaded when the pair list and dataset match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ..errors import DatasetError
+from .base import Pair
+
+N_PATCHES = 27
+PATCH = 16
+SEED = 3
+FORMAT_VERSION = 1
+
+
+@dataclass
+class PatchedPair:
+    pair: Pair
+    patched: np.ndarray   # uint8 RGB (H, W, 3): A with the patches
+    original: np.ndarray  # uint8 RGB: A unmodified
+    other: np.ndarray     # uint8 RGB: B unmodified
+    mask: np.ndarray      # bool (H, W): pasted pixels
+    same: bool
+    donor: str | None     # genuine pairs: key of the donor image
+
+
+class PatchedSet(Sequence):
+    """The patched pairs, in the order of the input pair list."""
+
+    def __init__(self, items: list[PatchedPair]):
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i):
+        return self._items[i]
+
+    @property
+    def same(self) -> np.ndarray:
+        return np.array([it.same for it in self._items], bool)
+
+    @property
+    def patched(self) -> list[np.ndarray]:
+        return [it.patched for it in self._items]
+
+    @property
+    def originals(self) -> list[np.ndarray]:
+        return [it.original for it in self._items]
+
+    @property
+    def others(self) -> list[np.ndarray]:
+        return [it.other for it in self._items]
+
+    @property
+    def masks(self) -> list[np.ndarray]:
+        return [it.mask for it in self._items]
+
+
+def _positions(rs: np.random.RandomState, h: int, w: int) -> list[tuple[int, int]]:
+    if h < PATCH or w < PATCH:
+        raise DatasetError(f"image {w}x{h} is smaller than a {PATCH}x{PATCH} patch")
+    out = []
+    for _ in range(N_PATCHES):
+        col = int(rs.randint(0, w - PATCH))
+        row = int(rs.randint(0, h - PATCH))
+        out.append((col, row))
+    return out
+
+
+def _fit(img: np.ndarray, shape) -> np.ndarray:
+    h, w = shape[:2]
+    if img.shape[:2] == (h, w):
+        return img
+    interp = cv2.INTER_AREA if img.shape[0] * img.shape[1] > h * w else cv2.INTER_LINEAR
+    return cv2.resize(img, (w, h), interpolation=interp)
+
+
+def _paste(a: np.ndarray, src: np.ndarray, positions):
+    out = a.copy()
+    mask = np.zeros(a.shape[:2], bool)
+    for col, row in positions:
+        out[row:row + PATCH, col:col + PATCH] = src[row:row + PATCH, col:col + PATCH]
+        mask[row:row + PATCH, col:col + PATCH] = True
+    return out, mask
+
+
+def _manifest_key(dataset, pairs: Sequence[Pair]) -> str:
+    h = hashlib.sha256()
+    h.update(f"v{FORMAT_VERSION}|{getattr(dataset, 'name', '?')}|"
+             f"{getattr(dataset, 'root', '')}".encode())
+    for p in pairs:
+        h.update(f"{p.a}|{p.b}|{int(p.same)}|{p.fold}\n".encode())
+    return h.hexdigest()
+
+
+def _build(dataset, pairs: Sequence[Pair]) -> list[PatchedPair]:
+    items: list[PatchedPair | None] = [None] * len(pairs)
+    cache: dict[str, np.ndarray] = {}
+
+    def load(key):
+        if key not in cache:
+            cache[key] = dataset.load(key)
+        return cache[key]
+
+    # impostor pass
+    rs = np.random.RandomState(SEED)
+    for i, p in enumerate(pairs):
+        if p.same:
+            continue
+        a = load(p.a)
+        b = _fit(load(p.b), a.shape)
+        patched, mask = _paste(a, b, _positions(rs, *a.shape[:2]))
+        items[i] = PatchedPair(p, patched, a, load(p.b), mask, False, None)
+    # genuine pass
+    if any(p.same for p in pairs):
+        keys = sorted(dataset.keys())
+        ident = {k: dataset.identity(k) for k in keys}
+        rs = np.random.RandomState(SEED)
+        for i, p in enumerate(pairs):
+            if not p.same:
+                continue
+            id_a = dataset.identity(p.a)
+            pool = [k for k in keys if ident[k] != id_a]
+            if not pool:
+                raise DatasetError(f"no donor image of another identity than {id_a!r} in "
+                                   f"dataset {getattr(dataset, 'name', '?')}")
+            donor = pool[int(rs.randint(0, len(pool)))]
+            a = load(p.a)
+            d = _fit(dataset.load(donor), a.shape)
+            patched, mask = _paste(a, d, _positions(rs, *a.shape[:2]))
+            items[i] = PatchedPair(p, patched, a, load(p.b), mask, True, donor)
+    return items  # type: ignore[return-value]
+
+
+def _write_png(path: Path, arr: np.ndarray) -> None:
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", arr)
+    if not ok:  # pragma: no cover
+        raise DatasetError(f"cannot encode {path}")
+    path.write_bytes(buf.tobytes())
+
+
+def _read_png(path: Path, color: bool) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise DatasetError(f"patched-set cache file missing or undecodable: {path}; delete "
+                           "the cache folder to rebuild it")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if color else img
+
+
+def build_patched(dataset, pairs: Sequence[Pair] | None = None,
+                  cache_dir: str | os.PathLike | None = None) -> PatchedSet:
+    """Build (or reload from ``cache_dir``) the patched version of ``pairs``.
+
+    ``pairs`` defaults to ``dataset.pairs()``. The cache stores ``patched/NNNNN.png`` and
+    ``mask/NNNNN.png`` (lossless) plus ``manifest.json``; the originals are re-read from the
+    dataset.
+    """
+    pairs = list(dataset.pairs() if pairs is None else pairs)
+    key = _manifest_key(dataset, pairs)
+    if cache_dir is not None:
+        cdir = Path(cache_dir)
+        man = cdir / "manifest.json"
+        if man.exists():
+            try:
+                meta = json.loads(man.read_text())
+            except (OSError, ValueError):
+                meta = {}
+            if meta.get("key") == key:
+                items = []
+                for i, p in enumerate(pairs):
+                    a = dataset.load(p.a)
+                    items.append(PatchedPair(
+                        p, _read_png(cdir / "patched" / f"{i:05d}.png", True), a,
+                        dataset.load(p.b),
+                        _read_png(cdir / "mask" / f"{i:05d}.png", False) > 0, p.same,
+                        meta["donors"][i]))
+                return PatchedSet(items)
+    items = _build(dataset, pairs)
+    if cache_dir is not None:
+        cdir = Path(cache_dir)
+        cdir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=cdir.name + ".tmp-", dir=cdir.parent))
+        try:
+            (tmp / "patched").mkdir()
+            (tmp / "mask").mkdir()
+            for i, it in enumerate(items):
+                _write_png(tmp / "patched" / f"{i:05d}.png", it.patched)
+                _write_png(tmp / "mask" / f"{i:05d}.png", it.mask.astype(np.uint8) * 255)
+            (tmp / "manifest.json").write_text(json.dumps(
+                {"key": key, "format": "png (lossless)", "pairs": len(items),
+                 "donors": [it.donor for it in items], "seed": SEED,
+                 "patches": N_PATCHES, "patch_size": PATCH}))
+            if cdir.exists():
+                shutil.rmtree(cdir, ignore_errors=True)
+            try:
+                os.rename(tmp, cdir)
+            except OSError:
+                if not (cdir / "manifest.json").exists():
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return PatchedSet(items)
