@@ -184,7 +184,9 @@ class XFace:
                 "variant": "corrected" if opt.corrected else "faithful",
             }
             if confidence is not None:
-                extras["confidence"] = float(confidence.score(1.0 - sim, match=match))
+                # the fitted sigmoid can overshoot [0, 1] by a little: clip the score
+                score = confidence.score(1.0 - sim, match=match)
+                extras["confidence"] = float(min(1.0, max(0.0, score)))
                 extras["confidence_calibration"] = confidence.dataset
             out.append(Explanation(method=self.name, similarity=sim,
                                    threshold=float(threshold), match=match, a=a, b=b,
