@@ -1,0 +1,286 @@
+"""The xSSAB engine: similarity-score argument backpropagation, batched.
+
+Definition (``docs``/reference ``xssab-method.md``; Huber et al., WACV 2024): for a pair
+(A, B) with normalised embeddings ``a = f(A)/|f(A)|`` and ``b = f(B)/|f(B)|`` and threshold
+``t``, the embedding dimensions are split once, on the unperturbed pair, into positive
+arguments ``P = {i : a_i b_i >= t/d}`` and negative arguments ``N`` (the rest), ``d`` the
+embedding size. With the partner held constant (no gradient through it)
+
+    s_pos(A) = sum_{i in P} a_i(A) b_i        s_neg(A) = sum_{i in N} a_i(A) b_i
+
+the positive / negative maps of A are ``mean_c |d s_pos / dA|`` and ``mean_c |d s_neg / dA|``
+(gradients w.r.t. the model's normalised input tensor, gradient flowing through the L2
+normalisation of ``a``), and ``combined = positive - negative``. B's maps swap the roles.
+
+How it is computed (same numbers, fewer passes than the released per-pair code):
+
+* the images of a chunk of pairs -- all A and all B -- go through the network in ONE
+  forward pass (``sides="a"``: A with a graph, B in a second, gradient-free pass);
+* every row of the normalised embedding batch gets a cotangent: A-rows ``b * 1_P`` (positive
+  sign) or ``b * 1_N`` (negative sign), B-rows the same with ``a``; rows of a network in eval
+  mode do not interact, so one vector-Jacobian product yields d s_pos/dA and d s_pos/dB for
+  every pair at once, and the two signs are two cotangents on the same graph
+  (``torch.autograd.grad(..., is_grads_batched=True)``, or two backward calls over the
+  retained graph: ``Options.vjp``);
+* chunks of ``Options.chunk_size`` pairs bound the memory; there is no per-pair loop in
+  the hot path (only packaging results and resizing maps to each image's own size).
+
+Differences from the released code, on purpose: none in the numbers (the exactness test in
+``tests/explain/test_xssab.py`` compares with a per-pair implementation in the released
+structure: relative difference <= 1e-4). The similarity is the one of the torch import of
+the graph (it matches ONNX Runtime to ~1e-6). Maps for an image whose size differs from the
+model input are resampled from the input-size map (see :mod:`xssab.explain.maps`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import XssabError
+from .base import Explanation, ImageMaps, MethodOptions
+from .maps import channel_abs_mean, resize_map
+
+VJP_MODES = ("auto", "batched", "sequential")
+
+
+@dataclass
+class Options(MethodOptions):
+    """Options of the xSSAB engine.
+
+    ``chunk_size``: pairs per forward/backward batch (memory bound: one chunk holds the
+    activations of ``2 * chunk_size`` images). ``vjp``: how the two signs share the graph:
+    ``"batched"`` (one batched VJP, ``is_grads_batched``), ``"sequential"`` (two backward
+    calls over the retained graph), ``"auto"`` (the faster one measured on this kind of
+    device, see ``benchmarks/RESULTS.md``). ``deterministic``: on CUDA, run cuDNN in its
+    deterministic mode (CPU results are deterministic anyway). ``seed`` is unused (the
+    method is not random).
+    """
+
+    chunk_size: int = 16
+    vjp: str = "auto"
+    deterministic: bool = True
+
+
+@dataclass
+class RawMaps:
+    """Engine output for n pairs at model input size (torch or numpy arrays).
+
+    ``similarity`` (n,); ``pos_a``/``neg_a`` (n, h, w); ``pos_b``/``neg_b`` (n, h, w) or
+    ``None`` for ``sides="a"``; ``n_pos`` (n,) size of the positive argument set.
+    """
+
+    similarity: Any
+    pos_a: Any
+    neg_a: Any
+    pos_b: Any
+    neg_b: Any
+    n_pos: Any
+    d: int = 0
+
+
+def _embedding_of(out):
+    """The embedding tensor of a module output (tensor, or tuple/list/dict: first item)."""
+    if isinstance(out, dict):
+        out = next(iter(out.values()))
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    if out.ndim > 2:
+        out = out.flatten(1)
+    return out
+
+
+def _l2(e):
+    return e / e.norm(dim=1, keepdim=True)
+
+
+def _resolve_vjp(mode: str, device_type: str) -> str:
+    if mode not in VJP_MODES:
+        raise XssabError(f"xssab option vjp={mode!r} is not one of {', '.join(VJP_MODES)}")
+    if mode != "auto":
+        return mode
+    # measured by benchmarks/bench_engine.py (RESULTS.md): on CPU the batched VJP runs the
+    # convolution backward through vmap's batching rules at no gain; two backward calls over
+    # the retained graph are as fast or faster. On CUDA the batched VJP saves kernel
+    # launches.
+    return "batched" if device_type == "cuda" else "sequential"
+
+
+def _vjp_two(outputs, inputs, v_pos, v_neg, mode: str):
+    import torch
+
+    if mode == "batched":
+        g = torch.autograd.grad(outputs, inputs, grad_outputs=torch.stack([v_pos, v_neg]),
+                                is_grads_batched=True)[0]
+        return g[0], g[1]
+    g_pos = torch.autograd.grad(outputs, inputs, grad_outputs=v_pos, retain_graph=True)[0]
+    g_neg = torch.autograd.grad(outputs, inputs, grad_outputs=v_neg)[0]
+    return g_pos, g_neg
+
+
+def xssab_chunk(module, xa, xb, threshold: float, *, sides: str = "both",
+                vjp: str = "sequential") -> RawMaps:
+    """xSSAB maps for one chunk of pairs, at model input size, as torch tensors.
+
+    ``module``: input tensor (n, 3, h, w) -> embedding (n, d), not necessarily normalised;
+    ``xa``/``xb``: the preprocessed input tensors of the A and B images (same device).
+    """
+    import torch
+
+    if sides not in ("both", "a"):
+        raise XssabError(f"sides must be 'both' or 'a', got {sides!r}")
+    n = xa.shape[0]
+    with torch.enable_grad():
+        if sides == "both":
+            x = torch.cat([xa, xb]).detach().requires_grad_(True)
+            en = _l2(_embedding_of(module(x)))
+            a_d, b_d = en[:n].detach(), en[n:].detach()
+        else:
+            with torch.no_grad():
+                b_d = _l2(_embedding_of(module(xb.detach())))
+            x = xa.detach().requires_grad_(True)
+            en = _l2(_embedding_of(module(x)))
+            a_d = en.detach()
+        if en.shape[0] != x.shape[0]:
+            raise XssabError(
+                f"the model returned {en.shape[0]} embeddings for a batch of {x.shape[0]} "
+                "images (a batch dimension fixed in the graph?); reload it so the loader "
+                "can fix the graph")
+        prod = a_d * b_d
+        similarity = prod.sum(dim=1)
+        d = prod.shape[1]
+        positive = (prod >= (threshold / d)).to(prod.dtype)
+        if sides == "both":
+            partner = torch.cat([b_d, a_d])
+            mask = torch.cat([positive, positive])
+        else:
+            partner, mask = b_d, positive
+        v_pos = partner * mask
+        v_neg = partner - v_pos  # == partner * 1_N exactly (mask is 0/1)
+        g_pos, g_neg = _vjp_two(en, x, v_pos, v_neg, vjp)
+    pos = channel_abs_mean(g_pos.detach())
+    neg = channel_abs_mean(g_neg.detach())
+    n_pos = positive.sum(dim=1)
+    if sides == "both":
+        return RawMaps(similarity, pos[:n], neg[:n], pos[n:], neg[n:], n_pos, d)
+    return RawMaps(similarity, pos, neg, None, None, n_pos, d)
+
+
+def _image_hw(img) -> tuple[int, int]:
+    return int(img.shape[0]), int(img.shape[1])
+
+
+def _module_for(model, device: str | None):
+    dev = device or getattr(model, "device", "cpu") or "cpu"
+    model_dev = getattr(model, "device", dev)
+    if str(dev) != str(model_dev):
+        mover = getattr(model, "to", None)
+        if callable(mover):
+            model = mover(dev)
+        else:
+            raise XssabError(
+                f"model {getattr(model, 'name', '?')!r} is loaded on {model_dev}; load it with "
+                f"device={dev!r} to explain on {dev}")
+    return model, model.torch_module, str(dev)
+
+
+def _device_context(dev: str, deterministic: bool):
+    import torch
+
+    if dev.startswith("cuda") and deterministic:
+        return torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True)
+    return contextlib.nullcontext()
+
+
+class XssabMethod:
+    """xSSAB (Huber et al., WACV 2024), exact and batched. Registered as ``xssab``."""
+
+    name = "xssab"
+    description = ("xSSAB: similarity-score argument backpropagation (positive/negative "
+                   "argument gradients; one forward pass per image, batched VJPs)")
+    Options = Options
+
+    def supports(self, model) -> str | None:
+        if getattr(model, "torch_module", None) is None:
+            return "needs a differentiable torch import of the model"
+        return None
+
+    def compute(self, model, images_a: Sequence[np.ndarray], images_b: Sequence[np.ndarray],
+                threshold: float, options: Options | None = None, *, sides: str = "both",
+                device: str | None = None) -> tuple[RawMaps, dict[str, int]]:
+        """Maps at model input size as numpy arrays for every pair (no resizing)."""
+        import torch
+
+        opts = options or Options()
+        if int(opts.chunk_size) < 1:
+            raise XssabError(f"xssab option chunk_size must be >= 1, got {opts.chunk_size}")
+        model, module, dev = _module_for(model, device)
+        mode = _resolve_vjp(opts.vjp, torch.device(dev).type)
+        n = len(images_a)
+        parts: list[RawMaps] = []
+        calls = {"forward_calls": 0, "backward_calls": 0}
+        with _device_context(dev, opts.deterministic):
+            for start in range(0, n, int(opts.chunk_size)):
+                stop = min(n, start + int(opts.chunk_size))
+                xa = model.input_tensor(list(images_a[start:stop]), device=dev)
+                xb = model.input_tensor(list(images_b[start:stop]), device=dev)
+                raw = xssab_chunk(module, xa, xb, float(threshold), sides=sides, vjp=mode)
+                parts.append(RawMaps(*[None if t is None else t.float().cpu().numpy()
+                                       for t in (raw.similarity, raw.pos_a, raw.neg_a,
+                                                 raw.pos_b, raw.neg_b, raw.n_pos)], raw.d))
+                calls["forward_calls"] += 1 if sides == "both" else 2
+                calls["backward_calls"] += 1 if mode == "batched" else 2
+                calls["embedding_size"] = int(raw.d)
+
+        def cat(field):
+            vals = [getattr(p, field) for p in parts]
+            return None if vals[0] is None else np.concatenate(vals)
+
+        raw = RawMaps(*[cat(f) for f in ("similarity", "pos_a", "neg_a", "pos_b", "neg_b",
+                                         "n_pos")], parts[0].d if parts else 0)
+        calls["vjp"] = mode
+        return raw, calls
+
+    def explain_pairs(self, model, images_a: Sequence[np.ndarray],
+                      images_b: Sequence[np.ndarray], threshold: float,
+                      options: Options | None = None, *, sides: str = "both",
+                      device: str | None = None) -> list[Explanation]:
+        if len(images_a) != len(images_b):
+            raise XssabError(f"explain_pairs got {len(images_a)} first images and "
+                             f"{len(images_b)} second images; pass one of each per pair")
+        if threshold is None:
+            from .api import resolve_threshold
+
+            threshold = resolve_threshold(model, None)
+        if len(images_a) == 0:
+            return []
+        raw, calls = self.compute(model, images_a, images_b, threshold, options,
+                                  sides=sides, device=device)
+        results = []
+        both = sides == "both"
+        for i in range(len(images_a)):
+            ha = _image_hw(images_a[i])
+            pa, na = resize_map(raw.pos_a[i], ha), resize_map(raw.neg_a[i], ha)
+            maps_a = ImageMaps(pa, na, pa - na)
+            maps_b = None
+            if both:
+                hb = _image_hw(images_b[i])
+                pb, nb = resize_map(raw.pos_b[i], hb), resize_map(raw.neg_b[i], hb)
+                maps_b = ImageMaps(pb, nb, pb - nb)
+            sim = float(raw.similarity[i])
+            results.append(Explanation(
+                method=self.name, similarity=sim, threshold=float(threshold),
+                match=bool(sim >= float(threshold)), a=maps_a, b=maps_b,
+                # one forward pass per image; one gradient per (image, sign)
+                forward_passes=2, backward_passes=4 if both else 2,
+                extras={"positive_arguments": int(raw.n_pos[i]),
+                        "embedding_size": calls["embedding_size"],
+                        "input_size": tuple(int(v) for v in raw.pos_a.shape[1:]),
+                        "vjp": calls["vjp"],
+                        "batched_forward_calls": calls["forward_calls"],
+                        "batched_backward_calls": calls["backward_calls"]},
+            ))
+        return results
