@@ -259,7 +259,7 @@ def build_torch_graph(proto: onnx.ModelProto | None, path, device: str, n_output
     for p in gm.parameters():
         p.requires_grad_(False)
     gm.to(device)
-    return _TupleGraph(gm, n_outputs, batch1)
+    return _TupleGraph(gm, n_outputs, batch1).eval()
 
 
 def _convert(proto: onnx.ModelProto, path):

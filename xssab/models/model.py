@@ -16,6 +16,10 @@ from .preprocess import as_image_list, preprocess as _preprocess
 
 
 def cpu_threads() -> int:
+    """ORT intra-op threads: ``$XSSAB_ORT_THREADS`` if set, else the usable CPU cores."""
+    env = os.environ.get("XSSAB_ORT_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - non-Linux
@@ -135,7 +139,7 @@ class FaceModel:
         """input tensor (N,3,H,W) -> embedding (N, D), NOT normalised; eval, frozen."""
         if self._torch_module is None:
             self._torch_module = _Select(self.torch_graph,
-                                         self.output_names.index(self.embedding_output))
+                                         self.output_names.index(self.embedding_output)).eval()
         return self._torch_module
 
     def torch_outputs(self, x) -> dict:

@@ -57,7 +57,7 @@ def validate(model: onnx.ModelProto, path: str | Path = "<model>") -> None:
         raise ModelLoadError(f"{path}: unsupported operator {ops}; only standard ONNX "
                              "operators can be imported")
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(skeleton(model))
     except Exception as exc:
         raise ModelLoadError(f"{path} is not a valid ONNX model (truncated or corrupt?): "
                              f"{_one_line(exc)}") from None
@@ -168,9 +168,33 @@ def _symbolic_batch(model: onnx.ModelProto) -> list[str]:
     return changed
 
 
+def skeleton(model: onnx.ModelProto, max_const: int = 4096) -> onnx.ModelProto:
+    """The graph without its big weights (they become typed graph inputs): cheap to check
+    and shape-infer; small constants (Reshape targets, slopes) keep their values."""
+    sk = onnx.ModelProto()
+    sk.ir_version = model.ir_version
+    sk.opset_import.extend(model.opset_import)
+    sk.producer_name = model.producer_name
+    g, src = sk.graph, model.graph
+    g.name = src.name
+    g.node.extend(src.node)
+    g.input.extend(src.input)
+    g.output.extend(src.output)
+    g.value_info.extend(src.value_info)
+    declared = {i.name for i in src.input}
+    for t in src.initializer:
+        n = int(np.prod(t.dims)) if len(t.dims) else 1
+        if n <= max_const:
+            g.initializer.append(t)
+        elif t.name not in declared:
+            g.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type,
+                                                              list(t.dims)))
+    return sk
+
+
 def _infer(model: onnx.ModelProto) -> dict[str, list]:
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(skeleton(model), strict_mode=False)
     except Exception:
         return {}
     shapes = {}

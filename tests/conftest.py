@@ -1,0 +1,68 @@
+"""Shared fixtures.
+
+- every test gets its own ``XSSAB_HOME`` (tmp dir) and runs with entry-point plugins OFF
+  (``XSSAB_NO_ENTRYPOINTS=1``) and a fresh plugin manager / registry, so installed
+  third-party plugins cannot change results; ``entry_points_on`` turns them back on.
+- ``fake_plugin``: register a module/object as a plugin for one test (reset afterwards).
+- ``small_iresnet_onnx``: a small IResNet exported once per session (dynamic batch).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from xssab import plugins
+
+# The suite runs as `pytest -n 2` on 2 cores: one thread per worker for torch and ORT
+# (oversubscribed thread pools are several times slower, not faster).
+torch.set_num_threads(1)
+os.environ.setdefault("XSSAB_ORT_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_xssab(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("xssab_home")
+    monkeypatch.setenv("XSSAB_HOME", str(home))
+    monkeypatch.setenv(plugins.DISABLE_ENV, "1")
+    plugins.reset()
+    yield home
+    plugins.reset()
+
+
+@pytest.fixture
+def xssab_home(_isolated_xssab):
+    return _isolated_xssab
+
+
+@pytest.fixture
+def entry_points_on(monkeypatch):
+    monkeypatch.delenv(plugins.DISABLE_ENV, raising=False)
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+@pytest.fixture
+def fake_plugin():
+    """``fake_plugin(obj, name)`` registers ``obj`` (module or object with hookimpls)."""
+    from xssab import registry
+
+    def add(obj, name):
+        pm = plugins.get_plugin_manager()
+        pm.register(obj, name=name)
+        registry._clear()
+        return obj
+
+    yield add
+    plugins.reset()
+
+
+@pytest.fixture(scope="session")
+def small_iresnet_onnx(tmp_path_factory):
+    from tests.graphs import export_onnx, small_iresnet
+
+    path = tmp_path_factory.mktemp("graphs") / "small_iresnet.onnx"
+    return export_onnx(small_iresnet(seed=0), path, "dynamic")
