@@ -154,33 +154,15 @@ def select_pairs(pairs, n: int):
     return [pairs[i] for i in chosen]
 
 
-def _first(obj, names):
-    for n in names:
-        if isinstance(obj, dict) and n in obj:
-            return obj[n]
-        if hasattr(obj, n):
-            return getattr(obj, n)
-    raise AttributeError(f"patched set has none of {names}")
-
-
 def patched_arrays(ps) -> dict[str, list]:
-    """Per-pair lists from a PatchedSet: patched A, original A, B, mask, same."""
-    items = getattr(ps, "items", None)
-    if isinstance(ps, (list, tuple)) or (items is not None and not callable(items)):
-        seq = list(ps if isinstance(ps, (list, tuple)) else items)
-        get = lambda names: [_first(x, names) for x in seq]  # noqa: E731
-    else:
-        get = lambda names: list(_first(ps, names))  # noqa: E731
-    out = {
-        "patched": get(("patched", "patched_a", "images_patched")),
-        "original": get(("original", "original_a", "images_a", "a")),
-        "b": get(("b", "image_b", "images_b")),
-        "mask": get(("mask", "masks")),
-        "same": get(("same", "issame")),
-    }
-    out["mask"] = [np.asarray(m, dtype=bool) for m in out["mask"]]
-    out["same"] = [bool(s) for s in out["same"]]
-    return out
+    """Per-pair lists from a :class:`xssab.data.patched.PatchedSet` (a sequence of
+    ``PatchedPair(patched, original, other, mask, same)``)."""
+    items = list(ps)
+    return {"patched": [np.asarray(it.patched) for it in items],
+            "original": [np.asarray(it.original) for it in items],
+            "b": [np.asarray(it.other) for it in items],
+            "mask": [np.asarray(it.mask, dtype=bool) for it in items],
+            "same": [bool(it.same) for it in items]}
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
