@@ -146,13 +146,20 @@ class FGGB:
             raise ValueError("images_a and images_b must have the same length")
         if n == 0:
             return []
+        dev = str(device or getattr(model, "device", "cpu"))
+        if dev != str(getattr(model, "device", dev)):
+            from xssab.errors import XssabError
+
+            raise XssabError(f"model {getattr(model, 'name', '?')!r} is loaded on "
+                             f"{model.device}; load it with device={dev!r} to explain on "
+                             f"{dev}")
         module = model.torch_module
         t = float(threshold)
         out = []
         for s in range(0, n, max(1, opt.batch_size)):
             ia, ib = images_a[s:s + opt.batch_size], images_b[s:s + opt.batch_size]
             k = len(ia)
-            x = model.input_tensor(list(ia) + list(ib), device=device)
+            x = model.input_tensor(list(ia) + list(ib), device=dev)
             if sides == "a":
                 # B only needs its embedding (no gradient): the VJPs run on A alone.
                 import torch
