@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+
+from rich.console import Console
+
+import xssab
+from xssab.cli.main import main
+from xssab.models import cache
+
+
+def run(argv):
+    con = Console(file=io.StringIO(), width=250, color_system=None)
+    rc = main(argv, console=con)
+    return rc, con.file.getvalue()
+
+
+def test_models_lists_cards_with_plugin_weights_preprocessing(small_iresnet_onnx,
+                                                              xssab_home):
+    rc, out = run(["models"])
+    assert rc == 0
+    for name in ("arcface", "arcface-r100", "arcface-mbf", "elasticface-arc",
+                 "elasticface-cos", "curricularface", "adaface", "mobilefacenet"):
+        assert name in out
+    line = next(ln for ln in out.splitlines() if " adaface " in ln)
+    assert "xssab._builtin_models" in line and "missing" in line and "BGR" in line
+    (xssab_home / "models").mkdir()
+    shutil.copy(small_iresnet_onnx, xssab_home / "models" / "w600k_r50.onnx")
+    cache.write_calibration("arcface", {"threshold": 0.2812, "dataset": "synth"})
+    rc, out = run(["models"])
+    line = next(ln for ln in out.splitlines() if " arcface " in ln)
+    assert "yes" in line and "w600k_r50.onnx" in line
+    assert "0.2812" in line and "calibrated" in line
+
+
+def test_models_fetch_offline_and_unknown(xssab_home):
+    rc, out = run(["models", "fetch", "arcface-r100"])
+    assert rc == 2 and "error:" in out and "glintr100.onnx" in out
+    assert "Traceback" not in out
+    rc, out = run(["models", "fetch", "nonexistent-model"])
+    assert rc == 2 and "unknown model" in out
+    rc, out = run(["models", "fetch"])
+    assert rc == 2 and "usage" in out
+
+
+def test_models_fetch_downloads_and_verifies(tmp_path, xssab_home, fake_plugin):
+    src = tmp_path / "dl.onnx"
+    src.write_bytes(b"abc" * 100)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+
+    class P:
+        @xssab.hookimpl
+        def register_models(self, register):
+            register(xssab.ModelCard(name="dl", url=src.as_uri(), sha256=digest))
+
+    fake_plugin(P(), "dl_plugin")
+    rc, out = run(["models", "fetch", "dl"])
+    assert rc == 0 and "sha256 verified" in out
+    assert (xssab_home / "models" / "dl.onnx").read_bytes() == src.read_bytes()
+
+
+def test_template_model_usable_from_cli(entry_points_on):
+    rc, out = run(["models"])
+    line = next(ln for ln in out.splitlines() if "template-tiny" in ln)
+    assert "template" in line and "yes" in line
