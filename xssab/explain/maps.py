@@ -80,14 +80,25 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def overlay(image: np.ndarray, map_: np.ndarray, cmap: str, vmin: float, vmax: float,
-            alpha: float = 0.5) -> np.ndarray:
-    """Blend a colour-mapped map over a uint8 image; float RGB (H, W, 3) in [0, 1]."""
+            alpha: float = 0.8) -> np.ndarray:
+    """Blend a colour-mapped map over a uint8 image; float RGB (H, W, 3) in [0, 1].
+
+    The blend weight grows with the map's magnitude (``alpha`` at the extreme, a faint
+    tint near zero), so weak regions keep the image visible. For a diverging range
+    (``vmin < 0 < vmax``) the magnitude is ``|value| / max(|vmin|, vmax)``.
+    """
     import matplotlib
 
     rgb = to_rgb(image).astype(np.float32) / 255.0
+    m = np.asarray(map_, dtype=np.float32)
+    if m.shape != rgb.shape[:2]:
+        m = resize_map(m, rgb.shape[:2])
     span = (vmax - vmin) or 1.0
-    t = np.clip((np.asarray(map_, dtype=np.float32) - vmin) / span, 0.0, 1.0)
+    t = np.clip((m - vmin) / span, 0.0, 1.0)
+    if vmin < 0 < vmax:
+        mag = np.clip(np.abs(m) / max(abs(vmin), abs(vmax)), 0.0, 1.0)
+    else:
+        mag = t
     coloured = matplotlib.colormaps[cmap](t)[..., :3].astype(np.float32)
-    if coloured.shape[:2] != rgb.shape[:2]:
-        coloured = np.stack([resize_map(coloured[..., c], rgb.shape[:2]) for c in range(3)], -1)
-    return np.clip((1.0 - alpha) * rgb + alpha * coloured, 0.0, 1.0)
+    w = (0.1 + (alpha - 0.1) * mag)[..., None]
+    return np.clip((1.0 - w) * rgb + w * coloured, 0.0, 1.0)

@@ -1,0 +1,86 @@
+"""`xssab calibrate --model M --dataset folder --data DIR`."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+from rich.console import Console
+
+import xssab
+from tests.graphs import export_onnx, random_faces, small_iresnet
+from xssab.cli.main import main
+from xssab.metrics.verification import eer
+
+N_PAIRS = 20
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("calibrate_cmd")
+    model = export_onnx(small_iresnet(seed=10), root / "calcli.onnx")
+    data = root / "data"
+    data.mkdir()
+    faces = random_faces(2 * N_PAIRS, seed=41)
+    rng = np.random.default_rng(1)
+    lines = []
+    for i in range(N_PAIRS):
+        a, b = faces[2 * i], faces[2 * i + 1]
+        same = i % 2 == 0
+        if same:
+            b = np.clip(a.astype(int) + rng.integers(-25, 25, a.shape), 0, 255).astype(np.uint8)
+        for k, img in ((2 * i + 1, a), (2 * i + 2, b)):
+            cv2.imwrite(str(data / f"{k:05d}.png"), img[..., ::-1])
+        lines.append(f"{2 * i + 1:05d}.png {2 * i + 2:05d}.png {1 if same else -1}")
+    (data / "pairs.txt").write_text("\n".join(lines) + "\n")
+    return model, data
+
+
+def _run(argv):
+    buf = io.StringIO()
+    code = main(argv, console=Console(file=buf, width=200))
+    return code, buf.getvalue()
+
+
+def test_calibrate_stores_override_used_later(assets, tmp_path, monkeypatch):
+    model, data = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path))
+    code, text = _run(["calibrate", "--model", str(model), "--dataset", "folder",
+                       "--data", str(data), "--batch-size", "8"])
+    assert code == 0, text
+    rec = json.loads((tmp_path / "calibration.json").read_text())["calcli"]
+    # independent check of the stored threshold
+    ds = xssab.get_dataset("folder", path=str(data))
+    m = xssab.load_model(str(model))
+    pairs = ds.pairs()
+    ea = m.embed([ds.load(p.a) for p in pairs], normalize=True)
+    eb = m.embed([ds.load(p.b) for p in pairs], normalize=True)
+    e, t = eer(np.sum(ea * eb, axis=1), np.array([p.same for p in pairs]))
+    assert rec["threshold"] == pytest.approx(t, abs=1e-5) and rec["eer"] == pytest.approx(e)
+    assert rec["dataset"] == "folder" and rec["pairs"] == N_PAIRS
+    assert f"threshold  {t:.4f} (EER)" in text and "EER" in text and "accuracy" in text
+    assert m.threshold == pytest.approx(t, abs=1e-5) and m.threshold_source == "calibrated"
+    # `xssab models` is the core's command; the explain command now needs no --threshold
+    img = cv2.imread(str(data / "00001.png"))
+    assert img is not None
+    code, text = _run(["explain", str(data / "00001.png"), str(data / "00002.png"),
+                       "--model", str(model)])
+    assert code == 0 and "(calibrated)" in text
+
+
+def test_calibrate_subset_dry_run_and_errors(assets, tmp_path, monkeypatch):
+    model, data = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path))
+    code, text = _run(["calibrate", "--model", str(model), "--dataset", "folder",
+                       "--data", str(data), "--pairs", "10", "--dry-run"])
+    assert code == 0, text
+    assert "10 pairs: 5 genuine, 5 impostor" in text and "not stored" in text
+    assert not (tmp_path / "calibration.json").exists()
+    code, text = _run(["calibrate", "--model", str(model), "--dataset", "nope"])
+    assert code == 2 and text.startswith("error: unknown dataset 'nope'")
+    code, text = _run(["calibrate", "--model", str(model), "--dataset", "folder",
+                       "--data", str(tmp_path / "absent")])
+    assert code == 2 and text.startswith("error:") and "Traceback" not in text

@@ -1,0 +1,80 @@
+"""`xssab explain A B --model M --out fig.png`."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from rich.console import Console
+
+import xssab
+from tests.graphs import export_onnx, random_faces, small_iresnet
+from xssab.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("explain_cmd")
+    model = export_onnx(small_iresnet(seed=9), root / "cli.onnx")
+    faces = random_faces(2, seed=31)
+    a, b = root / "a.png", root / "b.jpg"
+    cv2.imwrite(str(a), faces[0][..., ::-1])
+    cv2.imwrite(str(b), cv2.resize(faces[1], (140, 150))[..., ::-1])
+    return root, model, a, b
+
+
+def _run(argv):
+    buf = io.StringIO()
+    code = main(argv, console=Console(file=buf, width=200))
+    return code, buf.getvalue()
+
+
+def test_explain_prints_and_writes_figure(assets, tmp_path, monkeypatch):
+    root, model, a, b = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    out = tmp_path / "figs" / "fig.png"
+    code, text = _run(["explain", str(a), str(b), "--model", str(model), "--threshold", "0.3",
+                       "--out", str(out)])
+    assert code == 0, text
+    # the printed numbers are the API's
+    m = xssab.load_model(str(model))
+    img_a = cv2.imread(str(a))[..., ::-1].copy()
+    img_b = cv2.imread(str(b))[..., ::-1].copy()
+    res = xssab.explain(m, img_a, img_b, threshold=0.3)
+    assert f"similarity {res.similarity:.4f}" in text
+    assert "threshold  0.3000 (given)" in text
+    assert ("NO MATCH" in text) == (not res.match)
+    fig = cv2.imread(str(out))
+    assert fig is not None and fig.shape[0] > 200 and fig.shape[1] > 800
+    assert fig.std() > 10  # not blank
+
+
+def test_explain_other_method_and_card_threshold(assets, tmp_path, monkeypatch):
+    root, model, a, b = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    from xssab.models import cache
+
+    cache.write_calibration("cli", {"threshold": 0.2, "dataset": "synth"})
+    code, text = _run(["explain", str(a), str(b), "--model", str(model), "--method", "random"])
+    assert code == 0, text
+    assert "method     random" in text and "threshold  0.2000 (calibrated)" in text
+
+
+def test_explain_errors_are_one_line(assets, tmp_path, monkeypatch):
+    root, model, a, b = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    code, text = _run(["explain", str(a), str(root / "missing.png"), "--model", str(model),
+                       "-t", "0.3"])
+    assert code == 2 and text.startswith("error: cannot read image") and "missing.png" in text
+    assert "Traceback" not in text and text.count("\n") == 1
+    bad = root / "bad.png"
+    bad.write_bytes(b"not an image")
+    code, text = _run(["explain", str(a), str(bad), "--model", str(model), "-t", "0.3"])
+    assert code == 2 and "bad.png" in text and "decode" in text
+    code, text = _run(["explain", str(a), str(b), "--model", str(model)])
+    assert code == 2 and "xssab calibrate --model cli" in text
+    code, text = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
+                       "--method", "nope"])
+    assert code == 2 and "unknown explanation method 'nope'" in text
