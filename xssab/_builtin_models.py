@@ -9,8 +9,10 @@ from .hookspecs import hookimpl
 
 
 def zoo_cards_dir() -> Path:
-    import xssab_zoo
-
+    try:
+        import xssab_zoo
+    except ModuleNotFoundError:  # running from a source tree that is not installed
+        return Path(__file__).resolve().parent.parent / "model_zoo" / "cards"
     return Path(xssab_zoo.__file__).resolve().parent / "cards"
 
 
