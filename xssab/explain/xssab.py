@@ -190,8 +190,10 @@ def _module_for(model, device: str | None):
 def _device_context(dev: str, deterministic: bool):
     import torch
 
-    if dev.startswith("cuda") and deterministic:
-        return torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True)
+    if dev.startswith("cuda"):
+        # full fp32 convolutions (no TF32), like the CPU path and the exactness test
+        return torch.backends.cudnn.flags(enabled=True, benchmark=False,
+                                          deterministic=bool(deterministic), allow_tf32=False)
     return contextlib.nullcontext()
 
 
