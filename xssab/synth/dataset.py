@@ -39,7 +39,7 @@ from ..errors import DatasetError
 from .identities import Difficulty, identity_name
 from .render import render_identity_images
 
-RENDER_VERSION = "synthface-1"
+RENDER_VERSION = "synthface-2"
 FOLDS = 10
 IMAGES_PER_TEST_ID = 4
 
@@ -111,7 +111,7 @@ def make_pairs(seed: int, pairs_per_fold: int, n_per_fold: int, n_images: int,
 
 
 def render_split(seed: int, split: str, n_ids: int, n_images: int,
-                 difficulty: Difficulty = Difficulty(), start: int = 0):
+                 difficulty: Difficulty = Difficulty(), start: int = 0, workers: int = 1):
     """Images and labels of identities ``start .. start+n_ids-1`` of ``split``.
 
     Returns (uint8 (n_ids*n_images,112,112,3), uint8 labels (same, 112,112), int labels).
@@ -119,8 +119,15 @@ def render_split(seed: int, split: str, n_ids: int, n_images: int,
     imgs = np.empty((n_ids * n_images, 112, 112, 3), np.uint8)
     labs = np.empty((n_ids * n_images, 112, 112), np.uint8)
     ids = np.repeat(np.arange(n_ids), n_images)
-    for k in range(n_ids):
-        im, lb = render_identity_images(seed, split, start + k, n_images, difficulty)
+    jobs = [(seed, split, start + k, n_images, difficulty) for k in range(n_ids)]
+    if workers > 1 and n_ids > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            results = pool.starmap(render_identity_images, jobs, chunksize=8)
+    else:
+        results = (render_identity_images(*job) for job in jobs)
+    for k, (im, lb) in enumerate(results):  # each identity is rendered independently
         imgs[k * n_images:(k + 1) * n_images] = im
         labs[k * n_images:(k + 1) * n_images] = lb
     return imgs, labs, ids
@@ -214,7 +221,7 @@ class SynthDataset(LfwDataset):
 
 
 def cached_split(cache_dir, seed: int, split: str, n_ids: int, n_images: int,
-                 difficulty: Difficulty = Difficulty()):
+                 difficulty: Difficulty = Difficulty(), workers: int = 1):
     """``render_split`` cached as an uncompressed uint8 npz in ``cache_dir`` (training data)."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -223,7 +230,7 @@ def cached_split(cache_dir, seed: int, split: str, n_ids: int, n_images: int,
     if f.exists():
         with np.load(f) as z:
             return z["images"], z["labels"], z["ids"]
-    imgs, labs, ids = render_split(seed, split, n_ids, n_images, difficulty)
+    imgs, labs, ids = render_split(seed, split, n_ids, n_images, difficulty, workers=workers)
     tmp = f.with_name(f.name + f".tmp{os.getpid()}.npz")
     np.savez(tmp, images=imgs, labels=labs, ids=ids)
     os.replace(tmp, f)

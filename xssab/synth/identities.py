@@ -104,8 +104,11 @@ def image_rng(seed: int, split: str, index: int, image: int) -> np.random.Random
                                   int(image) + 1])
 
 
+SPLIT_PREFIX = {"train": "R", "val": "V", "test": "T"}
+
+
 def identity_name(split: str, index: int) -> str:
-    return f"{split[0].upper()}{index:05d}"
+    return f"{SPLIT_PREFIX[split]}{index:05d}"
 
 
 def make_identity(seed: int, split: str, index: int, difficulty: Difficulty) -> Identity:

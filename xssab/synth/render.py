@@ -176,6 +176,15 @@ def _draw_face(p: _Painter, ii: ImageIdentity, rng: np.random.RandomState, nz: f
         for side in (-1, 1):
             p.ellipse("skin", (56 + side * 21, 74), (7, 5), 0, tone)
 
+    # hair cap and hairline (before the features so it never hides eyes/brows)
+    top = fy - face_h
+    if style != "bald":
+        cap_w = face_w + 3
+        p.ellipse("hair", (56, fy - 4), (cap_w, face_h + 2), 0, hair, 180, 360)
+        # cut the cap back to the hairline with skin coloured forehead
+        p.ellipse("skin", (56, fy - 2), (face_w - 3.0, face_h - (hairline - top) * 0.9 + 2), 0,
+                  skin, 180, 360)
+        p.ellipse("hair", (56, top + 1), (cap_w - 2, hair_h * 0.5), 0, hair, 180, 360)
     # beard first so the mouth stays visible on top of it
     if "beard" in ii.marks:
         bcol = _shade(hair, 0.9)
@@ -292,14 +301,6 @@ def _draw_face(p: _Painter, ii: ImageIdentity, rng: np.random.RandomState, nz: f
                   _mix(skin, (150, 50, 60), 0.55))
 
     # hair in front
-    top = fy - face_h
-    if style != "bald":
-        cap_w = face_w + 3
-        p.ellipse("hair", (56, fy - 4), (cap_w, face_h + 2), 0, hair, 180, 360)
-        # cut the cap back to the hairline with skin coloured forehead
-        p.ellipse("skin", (56, fy - 2), (face_w - 3.0, face_h - (hairline - top) * 0.9 + 2), 0,
-                  skin, 180, 360)
-        p.ellipse("hair", (56, top + 1), (cap_w - 2, hair_h * 0.5), 0, hair, 180, 360)
     if style == "fringe":
         p.poly("hair", [(56 - face_w + 2, hairline - 4), (56 + face_w - 2, hairline - 4),
                         (56 + face_w - 6, hairline + 6), (56, hairline + 8),
@@ -323,6 +324,7 @@ def _draw_face(p: _Painter, ii: ImageIdentity, rng: np.random.RandomState, nz: f
             p.poly("hair", [(56 + side * (face_w + 3), fy - 10), (56 + side * (face_w - 3), fy - 10),
                             (56 + side * (face_w - 1), 98), (56 + side * (face_w + 8), 100)],
                    hair)
+    top = fy - face_h
     if style in ("short", "long") and _t(z, "hairline") > 0.3:
         p.ellipse("hair", (56, hairline - 2), (face_w * 0.6, 3), 0, hair)
 

@@ -208,11 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", required=True, choices=sorted(LOSS_DEFAULTS))
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--name", default=None, help="model name (default synth-<loss>)")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--data-seed", type=int, default=0, help="SynthFace seed")
-    p.add_argument("--train-ids", type=int, default=500)
-    p.add_argument("--images-per-id", type=int, default=16)
+    p.add_argument("--train-ids", type=int, default=400)
+    p.add_argument("--images-per-id", type=int, default=12)
     p.add_argument("--val-ids", type=int, default=150)
     p.add_argument("--val-images", type=int, default=4)
     p.add_argument("--ids-per-batch", type=int, default=32)
@@ -249,9 +249,9 @@ def main(argv=None) -> int:
         os.environ.get("XSSAB_HOME", str(Path.home() / ".cache" / "xssab"))) / "synth-train"
 
     tr_imgs, _, tr_ids = cached_split(cache, args.data_seed, "train", args.train_ids,
-                                      args.images_per_id, difficulty)
+                                      args.images_per_id, difficulty, workers=args.threads)
     va_imgs, _, va_ids = cached_split(cache, args.data_seed, "val", args.val_ids,
-                                      args.val_images, difficulty)
+                                      args.val_images, difficulty, workers=args.threads)
     print(f"data: {len(tr_imgs)} train images ({args.train_ids} ids), {len(va_imgs)} val "
           f"images ({time.time() - t_start:.0f}s)", flush=True)
 
