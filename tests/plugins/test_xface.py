@@ -221,3 +221,24 @@ def test_calibration_is_cached_and_reported(model, tmp_path, monkeypatch):
     (plain,) = XFace().explain_pairs(model, [img[0]], [img[1]], THRESHOLD,
                                      XFaceOptions(patch_sizes=(28,), confidence=False))
     assert "confidence" not in plain.extras
+
+
+class _DatasetPlugin:
+    @xssab.hookimpl
+    def register_datasets(self, register):
+        register("tinypairs", lambda path=None, **kw: _PairSet(), description="test pairs")
+
+
+def test_calibration_dataset_option_fits_once_then_reads_the_cache(model, tmp_path,
+                                                                   monkeypatch, fake_plugin):
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path))
+    fake_plugin(_DatasetPlugin(), "tinypairs-plugin")
+    img = faces(2, seed=12)
+    opt = XFaceOptions(patch_sizes=(28,), calibration_dataset="tinypairs")
+    (res,) = xssab.explain_pairs(model, [img[0]], [img[1]], THRESHOLD, method="xface",
+                                 options=opt)
+    assert res.extras["confidence_calibration"] == "tinypairs"
+    conf = load_confidence(model, dataset="tinypairs")
+    assert conf is not None and conf.n_pairs == 24
+    expected = min(1.0, max(0.0, conf.score(res.extras["distance"], match=res.match)))
+    assert res.extras["confidence"] == pytest.approx(expected)
