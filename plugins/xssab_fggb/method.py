@@ -99,12 +99,12 @@ def fggb_raw_maps(module, x, partner=None, threshold: float = 0.0, chunk: int = 
                 er = module(xr)
                 ar = er / er.norm(dim=1, keepdim=True)
                 cot = torch.zeros((K, n, d), dtype=ar.dtype, device=ar.device)
-                cot[torch.arange(K), :, ks] = 1.0
+                cot[torch.arange(K, device=ks.device), :, ks] = 1.0
                 (g,) = torch.autograd.grad(ar, xr, grad_outputs=cot.reshape(K * n, d))
                 g = g.reshape((K, n) + tuple(x.shape[1:]))
             else:
                 cot = torch.zeros((K, n, d), dtype=a.dtype, device=a.device)
-                cot[torch.arange(K), :, ks] = 1.0
+                cot[torch.arange(K, device=ks.device), :, ks] = 1.0
                 try:
                     (g,) = torch.autograd.grad(a, x, grad_outputs=cot, retain_graph=True,
                                                is_grads_batched=True)

@@ -80,7 +80,7 @@ def _session(path: str, mtime: float, device: str):
     import onnxruntime as ort
 
     providers = ["CPUExecutionProvider"]
-    if device == "cuda":
+    if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ort.InferenceSession(path, providers=providers)
 
