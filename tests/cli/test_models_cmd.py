@@ -12,7 +12,7 @@ from xssab.models import cache
 
 
 def run(argv):
-    con = Console(file=io.StringIO(), width=250, color_system=None)
+    con = Console(file=io.StringIO(), width=1000, color_system=None)
     rc = main(argv, console=con)
     return rc, con.file.getvalue()
 

@@ -10,7 +10,7 @@ from xssab.cli.main import main
 
 
 def run(argv):
-    con = Console(file=io.StringIO(), width=250, color_system=None)
+    con = Console(file=io.StringIO(), width=1000, color_system=None)
     return main(argv, console=con), con.file.getvalue()
 
 
