@@ -106,3 +106,12 @@ def test_registered_and_public(home):
     methods = xssab.list_methods()
     assert "xssab" in methods and "random" in methods
     assert methods["xssab"].supports(object()) is not None
+
+
+def test_device_must_match_the_model(onnx_path, home, faces):
+    m = xssab.load_model(str(onnx_path), threshold=0.2)
+    assert xssab.explain(m, faces[0], faces[1], device="cpu").a.combined.shape == (112, 112)
+    with pytest.raises(xssab.XssabError, match="loaded on cpu; load it with device='cuda'"):
+        xssab.explain(m, faces[0], faces[1], device="cuda")
+    with pytest.raises(xssab.XssabError, match="device must be"):
+        xssab.explain(m, faces[0], faces[1], device="tpu")

@@ -173,10 +173,19 @@ def _image_hw(img) -> tuple[int, int]:
     return int(img.shape[0]), int(img.shape[1])
 
 
+def _same_device(x, y) -> bool:
+    import torch
+
+    dx, dy = torch.device(str(x)), torch.device(str(y))
+    return dx.type == dy.type and (dx.index or 0) == (dy.index or 0)
+
+
 def _module_for(model, device: str | None):
     dev = device or getattr(model, "device", "cpu") or "cpu"
     model_dev = getattr(model, "device", dev)
-    if str(dev) != str(model_dev):
+    if _same_device(dev, model_dev):
+        dev = model_dev
+    else:
         mover = getattr(model, "to", None)
         if callable(mover):
             model = mover(dev)
