@@ -65,8 +65,9 @@ def fggb_raw_maps(module, x, partner=None, threshold: float = 0.0, chunk: int = 
     ``x``: torch input (N, 3, H, W). ``partner``: the normalised partner embeddings
     (N, d) (numpy or torch); ``None`` pairs the first half of ``x`` with the second half
     (x = [A; B]). Returns ``S, D`` (N, H, W) float32 numpy and the normalised
-    embeddings (N, d) float64. One forward graph; the d backward passes are batched over
-    chunks of one-hot cotangents (``is_grads_batched``).
+    embeddings (N, d) float64. The d backward passes are batched over chunks of one-hot
+    cotangents: ``mode="replicate"`` (replicas of the batch, one backward call per chunk)
+    or ``mode="vmap"`` (``is_grads_batched`` on one forward graph).
     """
     import torch
 
