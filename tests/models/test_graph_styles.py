@@ -157,6 +157,7 @@ def test_multi_output_names_and_feature_map(small_net, faces, tmp_path):
     assert torch.isfinite(x.grad).all() and float(x.grad.abs().sum()) > 0
     # the embedding output can be chosen by index; a 4-D map is refused as embedding
     assert xssab.load_model(str(path), embedding_output=0).embedding_output == "embedding"
+    assert xssab.load_model(str(path), embedding_output="0").embedding_output == "embedding"
     with pytest.raises(xssab.ModelLoadError, match="features"):
         xssab.load_model(str(path), embedding_output=1)
 

@@ -180,6 +180,8 @@ def resolve(name_or_path) -> tuple[ModelCard, Path]:
 def _pick_output(spec, names: list[str], path, what: str) -> str:
     if spec is None:
         return names[0]
+    if isinstance(spec, str) and spec not in names and spec.lstrip("-").isdigit():
+        spec = int(spec)  # "0" from a command line means the first output
     if isinstance(spec, int) and not isinstance(spec, bool):
         if -len(names) <= spec < len(names):
             return names[spec]
