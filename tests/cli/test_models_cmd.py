@@ -65,3 +65,19 @@ def test_template_model_usable_from_cli(entry_points_on):
     rc, out = run(["models"])
     line = next(ln for ln in out.splitlines() if "template-tiny" in ln)
     assert "template" in line and "yes" in line
+
+
+def test_template_model_explained_from_cli(entry_points_on, tmp_path):
+    """The template plugin's model and method work end to end through `xssab explain`."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    cv2.imwrite(str(a), rng.integers(0, 255, (112, 112, 3), dtype=np.uint8))
+    cv2.imwrite(str(b), rng.integers(0, 255, (120, 100, 3), dtype=np.uint8))
+    out = tmp_path / "fig.png"
+    rc, text = run(["explain", str(a), str(b), "--model", "template-tiny", "--method",
+                    "template-gradient", "--out", str(out)])
+    assert rc == 0, text
+    assert "similarity" in text and out.is_file() and out.stat().st_size > 0
