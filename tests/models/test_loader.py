@@ -249,3 +249,23 @@ def test_embed_accepts_many_image_forms(small_iresnet_onnx):
     assert m.embed(np.stack([rgb] * 7), batch_size=3).shape == (7, 64)
     assert m.embed([]).shape == (0, 64)
     assert m.embed_input(m.preprocess(rgb)).shape == (1, 64)
+
+
+def test_old_opset_torch_converter_bug_is_caught_and_worked_around(tmp_path):
+    """onnx2torch's Pad-2 (opset 9) drops the pad value: the parity check sees it and the
+    torch import switches to the graph upgraded to opset 13, on every later load too."""
+    path = _tiny_graph(tmp_path / "pad9.onnx",
+                       [helper.make_node("Pad", ["input"], ["p"], pads=[0, 0, 1, 1, 0, 0, 1, 1],
+                                         mode="constant", value=0.5),
+                        helper.make_node("Flatten", ["p"], ["emb"])],
+                       ["batch", 3 * 10 * 10], opset=9)
+    import torch
+
+    ims = np.random.default_rng(0).integers(0, 255, (3, 8, 8, 3), dtype=np.uint8)
+    for _ in range(2):  # second load: parity memoised, lazy import must still be right
+        m = xssab.load_model(str(path))
+        assert any(f.startswith("opset") for f in m.fixes)
+        with torch.no_grad():
+            t = m.torch_module(m.input_tensor(ims)).numpy()
+        np.testing.assert_allclose(t, m.embed(ims), atol=1e-5)
+        assert np.allclose(t.reshape(3, 3, 10, 10)[:, :, 0, 0], 0.5)
