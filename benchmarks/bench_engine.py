@@ -25,7 +25,8 @@ models of the zoo whose files are present.
 
 ``--device cuda`` without onnxruntime-gpu loads the model with ONNX Runtime on the CPU and
 moves only the torch import to the GPU (the engine needs nothing else). ``--quick``: batch
-sizes 1, 4, 16, one repetition, 2 released pairs per model.
+sizes 1, 4, 16, one repetition, 2 released pairs per model. ``--compare-vjp N``: the two
+VJP modes on N pairs in three interleaved rounds (what ``vjp="auto"`` is based on).
 """
 
 from __future__ import annotations
@@ -154,6 +155,22 @@ def bench_model(label: str, model, sizes, args, faces, notes) -> dict:
                          "engine_pairs_per_s": n / secs})
             print(f"  {label:<12} n={n:<3} vjp={vjp:<10} {n / secs:8.3f} pairs/s "
                   f"({secs:.2f} s)", flush=True)
+    vjp_ab = None
+    if args.compare_vjp:
+        # interleaved A/B rounds (order alternates) so load changes hit both modes alike
+        n = args.compare_vjp
+        ia, ib = faces[:n], faces[n:2 * n]
+        vjp_ab = {"pairs": n, "sequential": [], "batched": []}
+        for rnd in range(3):
+            order = ("sequential", "batched") if rnd % 2 == 0 else ("batched", "sequential")
+            for vjp in order:
+                opts = Options(chunk_size=n, vjp=vjp)
+                secs, _, _ = _timed(
+                    lambda: method.explain_pairs(model, ia, ib, t, opts, device=dev), dev, 1)
+                vjp_ab[vjp].append(secs)
+                print(f"  {label:<12} A/B n={n} vjp={vjp:<10} {secs:.2f} s", flush=True)
+        for vjp in ("sequential", "batched"):
+            vjp_ab[f"{vjp}_median_s"] = float(np.median(vjp_ab[vjp]))
     k = args.released_pairs
     ia, ib = faces[:k], faces[k:2 * k]
     with ctx:
@@ -172,7 +189,7 @@ def bench_model(label: str, model, sizes, args, faces, notes) -> dict:
     for row in rows:
         row["released_pairs_per_s"] = released["pairs_per_s"]
         row["speedup"] = row["engine_pairs_per_s"] / released["pairs_per_s"]
-    return {"rows": rows, "released": released}
+    return {"rows": rows, "released": released, "vjp_ab": vjp_ab}
 
 
 class _null:
@@ -213,6 +230,10 @@ def main(argv=None) -> int:
     p.add_argument("--released-pairs", type=int, default=2)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--threshold", type=float, default=0.25)
+    p.add_argument("--compare-vjp", type=int, default=0, metavar="N",
+                   help="also time the two VJP modes on N pairs, 3 interleaved rounds")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default: torch's choice, = cores)")
     p.add_argument("--json", default=None, help="write the results here")
     args = p.parse_args(argv)
     sizes = [int(s) for s in (args.sizes or ("1,4,16" if args.quick else "1,4,16,64"))
@@ -223,10 +244,13 @@ def main(argv=None) -> int:
     import xssab
     from tests.graphs import export_onnx, iresnet50
 
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("error: --device cuda but torch sees no CUDA device", file=sys.stderr)
         return 2
-    rng_faces = _faces(2 * max(max(sizes), args.released_pairs), seed=0)
+    rng_faces = _faces(2 * max(max(sizes), args.released_pairs, args.compare_vjp), seed=0)
     notes: list[str] = []
     results = {"command": "python benchmarks/bench_engine.py " + " ".join(
         argv if argv is not None else sys.argv[1:]),
@@ -286,6 +310,10 @@ def _print_table(results: dict) -> None:
                   f"{r['speedup']:.1f}x |")
     for label, res in results["models"].items():
         rel = res["released"]
+        ab = res.get("vjp_ab")
+        if ab:
+            print(f"{label}: VJP A/B on {ab['pairs']} pairs, median s: sequential "
+                  f"{ab['sequential_median_s']:.2f}, batched {ab['batched_median_s']:.2f}")
         print(f"{label}: released timed on {rel['pairs']} pairs ({rel['seconds']:.1f} s); "
               f"max relative map difference engine vs released "
               f"{rel['max_rel_diff_engine_vs_released']:.1e}")
