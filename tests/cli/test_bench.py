@@ -170,3 +170,28 @@ def test_select_pairs_balanced_and_ordered():
     assert idx == sorted(idx)
     assert len({p.fold for p in sub}) == 10  # spread over every fold
     assert select_pairs(pairs, 0) == pairs
+
+
+def test_interrupted_explanations_resume_per_chunk(assets, tmp_path, monkeypatch):
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    argv = _argv(assets, tmp_path / "out")
+    argv[argv.index("--methods") + 1] = "xssab"
+    real = xssab.explain_pairs
+    calls = []
+    interrupt = [True]
+
+    def explain(*a, **k):
+        calls.append(len(a[1]))
+        if interrupt[0] and len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(xssab, "explain_pairs", explain)
+    assert _run(argv)[0] == 130
+    calls.clear()
+    interrupt[0] = False
+    rc, text = _run(argv)
+    assert rc == 0, text
+    # 8 pairs in chunks of 4: patched 0-3 was cached; patched 4-7, unpatched 0-3, 4-7 remain
+    assert calls == [4, 4, 4]
+    assert not list((tmp_path / "home" / "bench").glob("*/explain.parts"))

@@ -90,30 +90,62 @@ class StageCache:
             return None
         return self.root / self.key(parts) / f"{stage}.npz"
 
+    def _load(self, path: Path | None):
+        if path is None or not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files if k != "__meta__"}
+                meta = json.loads(str(z["__meta__"]))
+            return arrays, meta
+        except Exception:  # a damaged cache file is recomputed
+            return None
+
+    @staticmethod
+    def _save(path: Path, arrays: dict, meta: dict) -> None:
+        from ..report.results import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez(buf, __meta__=np.array(json.dumps(meta)), **arrays)
+        atomic_write_bytes(path, buf.getvalue())
+
     def get(self, parts: dict, stage: str, compute: Callable[[], tuple[dict, dict]],
             label: str) -> tuple[dict, dict]:
         """``compute() -> (arrays, meta)``; cached result when the stage finished before."""
-        from ..report.results import atomic_write_bytes, atomic_write_text
+        from ..report.results import atomic_write_text
 
         path = self._path(parts, stage)
-        if path is not None and path.exists():
-            try:
-                with np.load(path, allow_pickle=False) as z:
-                    arrays = {k: z[k] for k in z.files if k != "__meta__"}
-                    meta = json.loads(str(z["__meta__"]))
-                self.reused.append(label)
-                return arrays, meta
-            except Exception:  # a damaged cache file is recomputed
-                pass
+        hit = self._load(path)
+        if hit is not None:
+            self.reused.append(label)
+            return hit
         arrays, meta = compute()
         self.computed.append(label)
         if path is not None:
-            buf = io.BytesIO()
-            np.savez(buf, __meta__=np.array(json.dumps(meta)), **arrays)
-            atomic_write_bytes(path, buf.getvalue())
+            self._save(path, arrays, meta)
             info = path.parent / "key.json"
             if not info.exists():
                 atomic_write_text(info, json.dumps(parts, indent=1, default=str))
+            parts_dir = path.parent / f"{stage}.parts"
+            if parts_dir.exists():
+                import shutil
+
+                shutil.rmtree(parts_dir, ignore_errors=True)
+        return arrays, meta
+
+    def part(self, parts: dict, stage: str, name: str,
+             compute: Callable[[], tuple[dict, dict]]) -> tuple[dict, dict]:
+        """A chunk of a long stage (e.g. one batch of explanations), cached on its own so
+        an interrupted stage resumes at its first unfinished chunk; removed when the
+        stage completes."""
+        path = self._path(parts, stage)
+        cpath = None if path is None else path.parent / f"{stage}.parts" / f"{name}.npz"
+        hit = self._load(cpath)
+        if hit is not None:
+            return hit
+        arrays, meta = compute()
+        if cpath is not None:
+            self._save(cpath, arrays, meta)
         return arrays, meta
 
 
@@ -332,14 +364,20 @@ class Bench:
             for which, imgs in (("p", ps["patched"]), ("u", ps["original"])):
                 for i in range(0, n, self.expl_batch):
                     sl = slice(i, min(n, i + self.expl_batch))
-                    t0 = time.perf_counter()
-                    res = xssab.explain_pairs(model, imgs[sl], ps["b"][sl], threshold=t,
-                                              method=xname, options=opts,
-                                              device=self.device, sides="a")
+
+                    def chunk():
+                        t0 = time.perf_counter()
+                        res = xssab.explain_pairs(model, imgs[sl], ps["b"][sl], threshold=t,
+                                                  method=xname, options=opts,
+                                                  device=self.device, sides="a")
+                        dt = time.perf_counter() - t0
+                        return ({f"{which}{i + j}": np.asarray(r.a.combined, np.float32)
+                                 for j, r in enumerate(res)}, {"seconds": dt})
+
+                    part_maps, pmeta = self.cache.part(parts, "explain", f"{which}{i}", chunk)
+                    maps.update(part_maps)
                     if which == "p":
-                        elapsed += time.perf_counter() - t0
-                    for j, r in enumerate(res):
-                        maps[f"{which}{i + j}"] = np.asarray(r.a.combined, dtype=np.float32)
+                        elapsed += pmeta["seconds"]
                     progress.advance(task, sl.stop - sl.start)
             return maps, {"ms_per_pair": 1000.0 * elapsed / n}
 
