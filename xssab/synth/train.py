@@ -460,7 +460,7 @@ def main(argv=None) -> int:
         if is_xcos:
             top["xcos_attention"] = (rel / att_path.name).as_posix()
             top["xcos_threshold"] = round(float(val["xcos_threshold"]), 6)
-        prov = {k: provenance[k] for k in ("loss", "command", "commit", "torch", "parameters",
+        prov = {k: provenance[k] for k in ("loss", "command", "commit", "torch", "device", "parameters",
                                            "train_wall_seconds")}
         prov["data_seed"] = args.data_seed
         prov["data_generator"] = RENDER_VERSION
