@@ -188,20 +188,26 @@ class XCos:
             raise ModelLoadError(reason)
         cos, weights, score, cosine, variant = xcos_grids(model, images_a, images_b,
                                                           opt.batch_size)
+        extra = getattr(getattr(model, "card", None), "extra", None) or {}
+        xthr = extra.get("xcos_threshold")
         out = []
         for i in range(len(images_a)):
             ha = images_a[i].shape[:2]
             a = _maps(cos[i], ha)
             b = _maps(cos[i], images_b[i].shape[:2]) if sides == "both" else None
             sim = float(cosine[i])
+            extras = {"xcos": float(score[i]), "variant": variant,
+                      "cos_grid": cos[i].tolist(), "weights": weights[i].tolist(),
+                      "attention_map_a": resize_map(weights[i].astype(np.float32),
+                                                    (int(ha[0]), int(ha[1])))}
+            if xthr is not None and variant == TRAINED:
+                extras["xcos_threshold"] = float(xthr)
+                extras["xcos_match"] = bool(score[i] >= float(xthr))
             out.append(Explanation(
                 method=self.name, similarity=sim, threshold=float(threshold),
                 match=bool(sim >= threshold), a=a, b=b, forward_passes=2,
                 backward_passes=0,
-                extras={"xcos": float(score[i]), "variant": variant,
-                        "cos_grid": cos[i].tolist(), "weights": weights[i].tolist(),
-                        "attention_map_a": resize_map(weights[i].astype(np.float32),
-                                                      (int(ha[0]), int(ha[1])))}))
+                extras=extras))
         return out
 
 

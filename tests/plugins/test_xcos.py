@@ -120,3 +120,22 @@ def test_missing_attention_file_is_a_clear_error(folder):
     img = faces(2, seed=45)
     with pytest.raises(xssab.ModelLoadError, match="nowhere.onnx"):
         get_comparator("xcos").compare(model, [img[0]], [img[1]])
+
+
+def test_synth_xcos_uses_its_trained_attention_head():
+    model = xssab.load_model("synth-xcos")
+    assert model.feature_output == "grid"
+    img = faces(4, seed=46)
+    res = get_explainer("xcos").explain_pairs(model, [img[0], img[2]], [img[1], img[3]],
+                                              model.threshold)
+    scores = get_comparator("xcos").compare(model, [img[0], img[2]], [img[1], img[3]])
+    for i, r in enumerate(res):
+        assert r.extras["variant"] == TRAINED
+        w = np.array(r.extras["weights"])
+        c = np.array(r.extras["cos_grid"])
+        assert w.shape == c.shape == (7, 7)
+        assert w.sum() == pytest.approx(1.0, abs=1e-5) and w.min() >= 0
+        assert not np.allclose(w, 1 / 49)  # trained, not uniform
+        assert r.extras["xcos"] == pytest.approx(float((w * c).sum()), abs=1e-6)
+        assert scores[i] == pytest.approx(r.extras["xcos"])
+        assert r.extras["xcos_match"] == (r.extras["xcos"] >= r.extras["xcos_threshold"])
