@@ -115,3 +115,13 @@ def test_device_must_match_the_model(onnx_path, home, faces):
         xssab.explain(m, faces[0], faces[1], device="cuda")
     with pytest.raises(xssab.XssabError, match="device must be"):
         xssab.explain(m, faces[0], faces[1], device="tpu")
+
+
+def test_embedded_synth_model_uses_its_card_threshold(home, faces):
+    m = xssab.load_model("synth-arcface")
+    assert m.threshold_source == "card" and m.threshold is not None
+    res = xssab.explain(m, faces[0], faces[1])
+    assert res.threshold == pytest.approx(m.threshold)
+    assert res.a.combined.shape == (112, 112) and np.isfinite(res.b.combined).all()
+    emb = m.embed(faces[:2], normalize=True)
+    assert abs(float(emb[0] @ emb[1]) - res.similarity) < 1e-4  # ORT vs torch import
