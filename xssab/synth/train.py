@@ -448,9 +448,7 @@ def main(argv=None) -> int:
             "embedding_size": emb_dim, "embedding_output": "embedding",
             "feature_output": feat_name,
             "threshold": round(float(thr), 6),
-            "threshold_dataset": (f"SynthFace val split (seed {args.data_seed}, {args.val_ids} "
-                                  f"identities x {args.val_images}, {len(vl)} pairs), EER "
-                                  "threshold"),
+            "threshold_dataset": f"SynthFace val (seed {args.data_seed}, {len(vl)} pairs)",
             "licence": "MIT",
             "source": "trained by xssab on SynthFace (see docs/synth.md)",
             "description": (f"small IResNet-style model ({count_parameters(model) / 1e6:.2f}M "
@@ -460,8 +458,8 @@ def main(argv=None) -> int:
         if is_xcos:
             top["xcos_attention"] = (rel / att_path.name).as_posix()
             top["xcos_threshold"] = round(float(val["xcos_threshold"]), 6)
-        prov = {k: provenance[k] for k in ("loss", "command", "commit", "torch", "device", "parameters",
-                                           "train_wall_seconds")}
+        prov = {k: provenance[k] for k in ("loss", "command", "commit", "torch", "device",
+                                           "parameters", "train_wall_seconds")}
         prov["data_seed"] = args.data_seed
         prov["data_generator"] = RENDER_VERSION
         prov["difficulty"] = difficulty.to_dict()
