@@ -33,7 +33,7 @@ DEFAULT_MODELS = ("synth-arcface", "synth-elasticface", "synth-cosface", "synth-
 DEFAULT_METHODS = ("xssab", "xface", "xcos", "random")
 DEFAULT_DATASET = "synth"
 #: default subset size: keeps the no-argument run under 5 minutes on 2 CPU cores
-DEFAULT_PAIRS = 100
+DEFAULT_PAIRS = 10
 N_EXAMPLES = 4
 
 
