@@ -38,9 +38,10 @@ LEGEND = ("[dim]area: under the FMR/FNMR curve over 5-95 % replaced pixels, best
 
 def models_table(res: dict) -> Table:
     t = Table(title=f"Verification on {res['dataset']} ({res['pairs']} pairs): unpatched "
-                    "vs patched, at the unpatched EER threshold", title_justify="left")
-    for col in ("model", "threshold", "EER", "FMR", "FNMR", "patched FMR", "patched FNMR"):
-        t.add_column(col, justify="left" if col == "model" else "right")
+                    "vs patched, at the EER threshold of the unpatched dataset",
+              title_justify="left")
+    for col in ("model", "threshold", "EER", "FMR", "FNMR", "patched\nFMR", "patched\nFNMR"):
+        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     for name, m in res["models"].items():
         u, p = m.get("unpatched", {}), m.get("patched", {})
         t.add_row(name, _f(m["threshold"]), _f(m["eer"]), _f(u.get("fmr")),
