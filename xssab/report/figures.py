@@ -28,14 +28,23 @@ def plot_curves(model_name: str, model_res: dict, path) -> Path:
     best_worst, dashed = random."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (xname, x) in enumerate(model_res["methods"].items()):
+    methods = model_res["methods"]
+    randoms = [x["dpr"]["random"] for x in methods.values()]
+    shared = len(randoms) > 1 and all(r == randoms[0] for r in randoms)
+    for i, (xname, x) in enumerate(methods.items()):
         col = colours[i % len(colours)]
         for ax, key in zip(axes, ("fmr", "fnmr")):
             for strat, ls in (("best_worst", "-"), ("random", "--")):
+                if strat == "random" and shared and i > 0:
+                    continue  # one shared random-replacement curve, drawn once in grey
                 c = x["dpr"][strat]
                 y = [np.nan if v is None else v for v in c[key]]
-                ax.plot(c["percent"], y, ls, color=col, marker="o" if ls == "-" else None,
-                        markersize=3, label=f"{xname} ({strat})")
+                label = f"{xname} ({strat})"
+                colour = col
+                if strat == "random" and shared:
+                    label, colour = "random replacement (all methods)", "0.45"
+                ax.plot(c["percent"], y, ls, color=colour, marker="o" if ls == "-" else None,
+                        markersize=3, label=label)
     for ax, key in zip(axes, ("FMR (impostor pairs)", "FNMR (genuine pairs)")):
         ax.set_xlabel("replaced pixels (%)")
         ax.set_ylabel(key)
