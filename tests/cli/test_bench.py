@@ -101,6 +101,7 @@ def test_end_to_end_outputs_and_resume(assets, tmp_path, monkeypatch):
     assert res["dataset"] == "folder" and res["pairs"] == N_PAIRS
     (mres,) = res["models"].values()
     assert set(mres["methods"]) == {"xssab", "random"}
+    assert mres["threshold_pairs"] == N_PAIRS  # EER of every unpatched pair
     for x in mres["methods"].values():
         assert x["dpr"]["best_worst"]["percent"] == list(range(5, 100, 5))
         assert 0.0 <= x["localization_auroc"] <= 1.0
