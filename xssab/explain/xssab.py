@@ -54,8 +54,10 @@ class Options(MethodOptions):
     ``chunk_size``: pairs per forward/backward batch (memory bound: one chunk holds the
     activations of ``2 * chunk_size`` images). ``vjp``: how the two signs share the graph:
     ``"batched"`` (one batched VJP, ``is_grads_batched``), ``"sequential"`` (two backward
-    calls over the retained graph), ``"auto"`` (the faster one measured on this kind of
-    device, see ``benchmarks/RESULTS.md``). ``deterministic``: on CUDA, run cuDNN in its
+    calls over the retained graph), ``"auto"`` (currently ``"sequential"``: as fast or
+    faster on CPU in ``benchmarks/RESULTS.md``, half the gradient memory; CUDA unmeasured).
+    Memory: about 150 MB per pair of an IResNet-50 on CPU (16-pair chunks: ~5 GB peak);
+    lower ``chunk_size`` for bigger models. ``deterministic``: on CUDA, run cuDNN in its
     deterministic mode (CPU results are deterministic anyway). ``seed`` is unused (the
     method is not random).
     """
@@ -102,11 +104,12 @@ def _resolve_vjp(mode: str, device_type: str) -> str:
         raise XssabError(f"xssab option vjp={mode!r} is not one of {', '.join(VJP_MODES)}")
     if mode != "auto":
         return mode
-    # measured by benchmarks/bench_engine.py (RESULTS.md): on CPU the batched VJP runs the
-    # convolution backward through vmap's batching rules at no gain; two backward calls over
-    # the retained graph are as fast or faster. On CUDA the batched VJP saves kernel
-    # launches.
-    return "batched" if device_type == "cuda" else "sequential"
+    # measured by benchmarks/bench_engine.py (RESULTS.md): on CPU the batched VJP (vmap
+    # over the backward) is no faster than two backward calls over the retained graph and
+    # needs twice the gradient memory; CUDA is unmeasured, so the robust mode is the
+    # default everywhere ("batched" stays available).
+    del device_type
+    return "sequential"
 
 
 def _vjp_two(outputs, inputs, v_pos, v_neg, mode: str):
