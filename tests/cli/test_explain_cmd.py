@@ -78,3 +78,49 @@ def test_explain_errors_are_one_line(assets, tmp_path, monkeypatch):
     code, text = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
                        "--method", "nope"])
     assert code == 2 and "unknown explanation method 'nope'" in text
+
+
+def test_explain_options_and_model_overrides(assets, tmp_path, monkeypatch):
+    root, model, a, b = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    multi = export_onnx(small_iresnet(seed=9), tmp_path / "multi.onnx", style="multi_output")
+    # without naming the feature output, xcos cannot run: one line, exit 2
+    code, text = _run(["explain", str(a), str(b), "--model", str(multi), "-t", "0.3",
+                       "--method", "xcos"])
+    assert code == 2 and "Traceback" not in text and len(text.strip().splitlines()) == 1
+    code, text = _run(["explain", str(a), str(b), "--model", str(multi), "-t", "0.3",
+                       "--method", "xcos", "--feature-output", "features"])
+    assert code == 0, text
+    assert "xcos-uniform" in text
+    code, text = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
+                       "--method", "random", "-O", "seed=3"])
+    assert code == 0, text
+    code, bad = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
+                      "-O", "nonsense"])
+    assert code == 2 and "KEY=VALUE" in bad
+    code, bad = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
+                      "-O", "no_such_option=1"])
+    assert code == 2 and "bad options" in bad and "Traceback" not in bad
+    code, bad = _run(["explain", str(a), str(b), "--model", str(model), "--method", "nope"])
+    assert code == 2 and "unknown explanation method" in bad
+
+
+def test_explain_prints_scalar_extras_of_the_method(assets, tmp_path, monkeypatch):
+    root, model, a, b = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    from xssab.cli.cmd_explain import parse_options
+
+    assert parse_options(["seed=3", "patch_sizes=7,14", "name=abc", "flag=True"]) == {
+        "seed": 3, "patch_sizes": (7, 14), "name": "abc", "flag": True}
+    code, text = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
+                       "--method", "xface", "-O", "patch_sizes=28,", "-O", "stride=7"])
+    assert code == 0, text
+    m = xssab.load_model(str(model))
+    img_a = cv2.imread(str(a))[..., ::-1].copy()
+    img_b = cv2.imread(str(b))[..., ::-1].copy()
+    res = xssab.explain(m, img_a, img_b, threshold=0.3, method="xface",
+                        options={"patch_sizes": (28,), "stride": 7})
+    assert f"passes     {res.forward_passes} forward" in text
+    scalars = {k: v for k, v in res.extras.items() if isinstance(v, (str, int, float))}
+    for key in scalars:
+        assert key in text

@@ -29,7 +29,33 @@ def add_parser(sub):
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="where to run the model (default cpu)")
     p.add_argument("--out", "-o", default=None, help="figure file to write (png, pdf, svg)")
+    p.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option, repeatable (e.g. -O seed=1, -O patch_sizes=7,14, "
+                   "-O calibration_dataset=synth for the x-face confidence)")
+    g = p.add_argument_group("model overrides (for ONNX files without a card)")
+    g.add_argument("--channel-order", choices=("rgb", "bgr"), default=None)
+    g.add_argument("--input-size", type=int, default=None, metavar="N",
+                   help="square input size, e.g. 112")
+    g.add_argument("--feature-output", default=None, metavar="NAME",
+                   help="graph output holding the last spatial feature map (xcos)")
     return p
+
+
+def parse_options(items: list[str]) -> dict:
+    """``["k=v", ...]`` -> dict; values read as Python literals where they parse."""
+    import ast
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise XssabError(f"--option {item!r}: expected KEY=VALUE")
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parsed = value
+        out[key.strip()] = parsed
+    return out
 
 
 def read_image(path) -> np.ndarray:
@@ -55,12 +81,19 @@ def run(args, console) -> int:
     if args.out is not None and Path(args.out).suffix.lower() not in (
             ".png", ".pdf", ".svg", ".jpg", ".jpeg"):
         raise XssabError(f"--out {args.out}: use a .png, .pdf, .svg or .jpg file name")
-    model = xssab.load_model(args.model, device=args.device)
+    from ..registry import get_explainer
+
+    get_explainer(args.method)  # unknown name: fail before any loading
+    options = parse_options(args.option) or None
+    overrides = {"channel_order": args.channel_order, "input_size": args.input_size,
+                 "feature_output": args.feature_output}
+    model = xssab.load_model(args.model, device=args.device,
+                             **{k: v for k, v in overrides.items() if v is not None})
     threshold = resolve_threshold(model, args.threshold)
     source = "given" if args.threshold is not None else (
         getattr(model, "threshold_source", None) or "model")
     res = xssab.explain(model, img_a, img_b, threshold=threshold, method=args.method,
-                        device=args.device)
+                        options=options, device=args.device)
     decision = "[bold green]MATCH[/]" if res.match else "[bold red]NO MATCH[/]"
     console.print(f"model      {model.name}")
     console.print(f"method     {res.method}")
@@ -68,6 +101,10 @@ def run(args, console) -> int:
     console.print(f"threshold  {res.threshold:.4f} ({source})")
     console.print(f"decision   {decision}")
     console.print(f"passes     {res.forward_passes} forward, {res.backward_passes} backward")
+    for key, value in sorted(res.extras.items()):
+        if isinstance(value, (str, bool, int, float, np.floating, np.integer)):
+            shown = f"{value:.4f}" if isinstance(value, (float, np.floating)) else value
+            console.print(f"{key:<10} {shown}", highlight=False)
     if args.out is not None:
         from ..report.explain_figure import explain_figure
 
