@@ -33,7 +33,7 @@ DEFAULT_MODELS = ("synth-arcface", "synth-elasticface", "synth-cosface", "synth-
 DEFAULT_METHODS = ("xssab", "xface", "xcos", "random")
 DEFAULT_DATASET = "synth"
 #: default subset size: keeps the no-argument run under 5 minutes on 2 CPU cores
-DEFAULT_PAIRS = 10
+DEFAULT_PAIRS = 6
 N_EXAMPLES = 4
 #: the synth dataset is rendered with at least this many genuine (and impostor) pairs per
 #: fold, so the EER threshold comes from at least 200 unpatched pairs
