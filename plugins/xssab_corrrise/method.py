@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from xssab.explain.base import Explanation, ImageMaps, MethodOptions
+from xssab.explain.base import Explanation, ImageMaps, MethodOptions, pair_lists
 from xssab.explain.maps import resize_map
 
 
@@ -96,12 +96,8 @@ class CorrRISE:
                       images_b: Sequence[np.ndarray], threshold: float, options=None, *,
                       sides: str = "both", device=None) -> list[Explanation]:
         opt = options if options is not None else CorrRISEOptions()
-        if sides not in ("both", "a"):
-            raise ValueError(f"sides must be 'both' or 'a', got {sides!r}")
-        images_a, images_b = list(images_a), list(images_b)
+        images_a, images_b = pair_lists(images_a, images_b, sides)
         n = len(images_a)
-        if n != len(images_b):
-            raise ValueError("images_a and images_b must have the same length")
         if n == 0:
             return []
         H, W = model.input_size

@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from xssab.errors import ModelLoadError
-from xssab.explain.base import Explanation, ImageMaps, MethodOptions
+from xssab.explain.base import Explanation, ImageMaps, MethodOptions, pair_lists
 from xssab.explain.maps import resize_map
 
 TRAINED = "xcos (trained attention)"
@@ -176,11 +176,7 @@ class XCos:
                       images_b: Sequence[np.ndarray], threshold: float, options=None, *,
                       sides: str = "both", device=None) -> list[Explanation]:
         opt = options if options is not None else XCosOptions()
-        if sides not in ("both", "a"):
-            raise ValueError(f"sides must be 'both' or 'a', got {sides!r}")
-        images_a, images_b = list(images_a), list(images_b)
-        if len(images_a) != len(images_b):
-            raise ValueError("images_a and images_b must have the same length")
+        images_a, images_b = pair_lists(images_a, images_b, sides)
         if not images_a:
             return []
         reason = _support(model)
