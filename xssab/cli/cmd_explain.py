@@ -101,10 +101,12 @@ def run(args, console) -> int:
     console.print(f"threshold  {res.threshold:.4f} ({source})")
     console.print(f"decision   {decision}")
     console.print(f"passes     {res.forward_passes} forward, {res.backward_passes} backward")
-    for key, value in sorted(res.extras.items()):
-        if isinstance(value, (str, bool, int, float, np.floating, np.integer)):
-            shown = f"{value:.4f}" if isinstance(value, (float, np.floating)) else value
-            console.print(f"{key:<10} {shown}", highlight=False)
+    scalars = {k: v for k, v in sorted(res.extras.items())
+               if isinstance(v, (str, bool, int, float, np.floating, np.integer))}
+    width = max([10, *(len(k) for k in scalars)])
+    for key, value in scalars.items():
+        shown = f"{value:.4f}" if isinstance(value, (float, np.floating)) else value
+        console.print(f"{key:<{width}} {shown}", highlight=False)
     if args.out is not None:
         from ..report.explain_figure import explain_figure
 
