@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         if isinstance(exc.code, str):
-            err_console.print(exc.code, highlight=False, markup=False)
+            err_console.print(exc.code, highlight=False, markup=False, soft_wrap=True)
             return 2
         return int(exc.code or 0)
     from .main import run_guarded

@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from rich.console import Console
+from rich.markup import escape as rich_escape
 
 from ..errors import XssabError
 
@@ -48,7 +49,9 @@ def run_guarded(fn, console: Console, err_console: Console | None = None) -> int
     try:
         return int(fn() or 0)
     except XssabError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # soft_wrap: the message stays one line, whatever the terminal width
+        err_console.print(f"[bold red]error:[/] {rich_escape(str(exc))}", highlight=False,
+                          markup=True, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         if isinstance(exc.code, str):
-            err_console.print(exc.code, highlight=False, markup=False)
+            err_console.print(exc.code, highlight=False, markup=False, soft_wrap=True)
             return 2
         return int(exc.code or 0)
     if not getattr(args, "_run", None):

@@ -55,7 +55,7 @@ def card_local_path(card) -> Path | None:
         return None
     p = Path(os.path.expandvars(str(card.path))).expanduser()
     if not p.is_absolute() and card.base_dir:
-        p = Path(card.base_dir) / p
+        p = Path(os.path.normpath(Path(card.base_dir) / p))
     return p
 
 
