@@ -84,3 +84,22 @@ def test_calibrate_subset_dry_run_and_errors(assets, tmp_path, monkeypatch):
     code, text = _run(["calibrate", "--model", str(model), "--dataset", "folder",
                        "--data", str(tmp_path / "absent")])
     assert code == 2 and text.startswith("error:") and "Traceback" not in text
+
+
+def test_calibrate_fits_xface_confidence_shown_by_explain(assets, tmp_path, monkeypatch):
+    model, data = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path))
+    code, text = _run(["calibrate", "--model", str(model), "--dataset", "folder",
+                       "--data", str(data), "--xface-confidence"])
+    assert code == 0, text
+    assert f"x-face     confidence fitted on {N_PAIRS} pairs" in text
+    cached = json.loads((tmp_path / "xface_confidence.json").read_text())
+    assert "calcli" in cached
+    a, b = data / "00001.png", data / "00002.png"
+    code, text = _run(["explain", str(a), str(b), "--model", str(model), "--method", "xface",
+                       "-O", "patch_sizes=28,", "-O", "stride=7"])
+    assert code == 0, text
+    line = [ln for ln in text.splitlines() if ln.split()[:1] == ["confidence"]]
+    assert len(line) == 1
+    assert 0.0 <= float(line[0].split()[1]) <= 1.0
+    assert "confidence_calibration folder" in text

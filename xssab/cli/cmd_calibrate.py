@@ -25,6 +25,9 @@ def add_parser(sub):
     p.add_argument("--batch-size", type=int, default=64, help="images per embedding batch")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--dry-run", action="store_true", help="print the numbers, store nothing")
+    p.add_argument("--xface-confidence", action="store_true",
+                   help="also fit x-face's confidence score on the same pairs (cached; "
+                   "`xssab explain --method xface` then prints it)")
     return p
 
 
@@ -63,6 +66,15 @@ def run(args, console) -> int:
     console.print(f"threshold  {rec['threshold']:.4f} (EER)")
     console.print(f"accuracy   {100 * rec['accuracy']:.2f}% +- {100 * rec['accuracy_std']:.2f} "
                   f"({rec['folds']}-fold)")
+    if args.xface_confidence:
+        from ..registry import get_explainer
+
+        get_explainer("xface")  # the x-face plugin must be present
+        from xssab_xface.confidence import calibrate_confidence
+
+        conf = calibrate_confidence(model, dataset, cache=not args.dry_run)
+        console.print(f"x-face     confidence fitted on {conf.n_pairs} pairs (best-accuracy "
+                      f"distance threshold {conf.threshold:.4f})")
     if args.dry_run:
         console.print("not stored (--dry-run)")
     else:
