@@ -269,3 +269,19 @@ def test_old_opset_torch_converter_bug_is_caught_and_worked_around(tmp_path):
             t = m.torch_module(m.input_tensor(ims)).numpy()
         np.testing.assert_allclose(t, m.embed(ims), atol=1e-5)
         assert np.allclose(t.reshape(3, 3, 10, 10)[:, :, 0, 0], 0.5)
+
+
+def test_ort_device_is_separate_from_the_torch_device(small_iresnet_onnx):
+    import onnxruntime as ort
+
+    from xssab.errors import XssabError
+
+    m = xssab.load_model(str(small_iresnet_onnx), device="cpu", ort_device="cpu")
+    assert m.device == "cpu" and m.ort_device == "cpu"
+    assert xssab.load_model(str(small_iresnet_onnx)).ort_device == "cpu"
+    with pytest.raises(XssabError, match="unknown device"):
+        xssab.load_model(str(small_iresnet_onnx), ort_device="tpu")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        # ONNX Runtime asked for CUDA without the provider: a clear one-line error
+        with pytest.raises(ModelLoadError, match="CUDAExecutionProvider"):
+            xssab.load_model(str(small_iresnet_onnx), device="cpu", ort_device="cuda")

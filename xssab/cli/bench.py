@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of pairs (balanced genuine/impostor subset; 0 = all; "
                         "default %(default)s)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--ort-device", choices=("cpu", "cuda"), default=None,
+                   help="where ONNX Runtime runs, if not on --device (e.g. --device cuda "
+                   "--ort-device cpu without onnxruntime-gpu)")
     p.add_argument("--out", default=None, help="folder for results.json, CSV and PNGs")
     p.add_argument("--seed", type=int, default=0, help="seed of random replacement and "
                    "random methods (default %(default)s)")
@@ -224,6 +227,7 @@ class Bench:
         self.args = args
         self.console = console
         self.device = args.device
+        self.ort_device = args.ort_device
         self.seed = int(args.seed)
         self.emb_batch = max(1, int(args.batch_size) * 4)
         self.expl_batch = max(1, int(args.batch_size))
@@ -257,7 +261,7 @@ class Bench:
         check_out_dir(a.out, a.force)
         models = {}
         for n in model_names:
-            model = load_model(n, device=self.device)
+            model = load_model(n, device=self.device, ort_device=self.ort_device)
             label = str(getattr(model, "name", None) or n)
             if label in models:
                 label = n

@@ -29,7 +29,7 @@ _parity_ok: dict[tuple, float] = {}
 
 
 def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
-               **overrides) -> FaceModel:
+               ort_device: str | None = None, **overrides) -> FaceModel:
     """Load a model-zoo name, a :class:`ModelCard` or a local ONNX file.
 
     ``overrides`` (for files without a card, or to correct one): ``channel_order``,
@@ -37,12 +37,16 @@ def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
     ``feature_output``, ``name``. The graph is fixed (onnx_fix), run in ONNX Runtime on
     ``device`` and imported into torch; ``check_parity`` compares both on a probe batch
     and raises :class:`ParityError` with the measured difference if they disagree.
+    ``ort_device`` runs ONNX Runtime somewhere else than the torch import (default: the
+    same ``device``), e.g. ``device="cuda", ort_device="cpu"`` where torch has CUDA but the
+    installed onnxruntime has no CUDA provider: gradients on the GPU, embeddings on the CPU.
     """
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise XssabError(f"unknown load_model option {unknown[0]!r}; allowed: "
                          f"{', '.join(OVERRIDES)}")
     device = _normalize_device(device)
+    ort_device = _normalize_device(ort_device) if ort_device is not None else device
     card, path = resolve(name_or_path)
     threshold = overrides.pop("threshold", None)
     changes = {k: v for k, v in overrides.items() if v is not None}
@@ -77,7 +81,7 @@ def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
     feat_name = (_pick_output(card.feature_output, output_names, path, "feature_output")
                  if card.feature_output is not None else None)
 
-    session = make_session(fixed, path, device)
+    session = make_session(fixed, path, ort_device)
     x = _probe_input(card)
     batch1 = False
     emb_batch = None
@@ -115,8 +119,9 @@ def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
                       output_names=output_names, embedding_output=emb_name,
                       feature_output=feat_name, threshold=thr, threshold_source=src,
                       fixes=fixes, batch1=batch1)
+    model.ort_device = ort_device
     if check_parity:
-        key = _parity_key(path, device, card, batch1)
+        key = _parity_key(path, f"{device}/{ort_device}", card, batch1)
         if key in _parity_ok:
             model.parity_diff, upgraded_note = _parity_ok[key]
             if upgraded_note:  # the lazy torch import must use the upgraded graph too

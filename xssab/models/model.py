@@ -37,6 +37,8 @@ class FaceModel:
         self.name = card.name
         self.path = Path(path)
         self.device = device
+        #: where ONNX Runtime runs (``load_model(ort_device=...)``; default: ``device``)
+        self.ort_device = device
         self.input_size: tuple[int, int] = tuple(card.input_size)  # type: ignore[assignment]
         self.embedding_size = int(card.embedding_size)
         self.threshold = threshold
