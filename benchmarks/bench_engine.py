@@ -135,12 +135,13 @@ def bench_model(label: str, model, sizes, args, faces, notes) -> dict:
     method = XssabMethod()
     t = float(args.threshold)
     rows = []
-    ctx = (torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True,
-                                      allow_tf32=False) if dev.startswith("cuda")
-           else _null())
+    def ctx():  # a fresh context manager per use (a generator-based one enters only once)
+        return (torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True,
+                                           allow_tf32=False) if dev.startswith("cuda")
+                else _null())
     # warm-up: torch import, allocator, kernels
     method.explain_pairs(model, faces[:1], faces[1:2], t, Options(chunk_size=1), device=dev)
-    with ctx:
+    with ctx():
         released_maps(model, faces[:1], faces[1:2], t, dev)
     default_vjp = _resolve_vjp("auto", torch.device(dev).type)
     other_vjp = "batched" if default_vjp == "sequential" else "sequential"
@@ -149,7 +150,7 @@ def bench_model(label: str, model, sizes, args, faces, notes) -> dict:
     ref = None
 
     def released():
-        with ctx:
+        with ctx():
             return released_maps(model, ra, rb, t, dev)
 
     for n in sizes:
