@@ -342,14 +342,33 @@ def _guess_input_size(net) -> tuple[int, int]:
 
 def random_faces(n: int, size=(112, 112), seed: int = 0) -> np.ndarray:
     """Smooth random uint8 RGB images (N, H, W, 3) — more image-like than white noise."""
+    from xssab.models.preprocess import probe_images
+
+    return probe_images(n, tuple(size), seed=seed, noise=12.0)
+
+
+def folder_dataset(root, n_pairs: int, seed: int, jitter: int, noise_seed: int):
+    """A numbered-folder dataset (``folder`` layout) of ``n_pairs`` pairs under ``root``.
+
+    Even pairs are genuine (B = A plus uniform noise in [-jitter, jitter) drawn with
+    ``noise_seed``), odd pairs impostors (two unrelated random faces from ``seed``).
+    Returns the folder.
+    """
     import cv2
 
-    rng = np.random.default_rng(seed)
-    h, w = size
-    out = np.empty((n, h, w, 3), np.uint8)
-    for i in range(n):
-        small = rng.uniform(0, 255, (max(h // 8, 2), max(w // 8, 2), 3)).astype(np.float32)
-        big = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-        big += rng.normal(0, 12, big.shape).astype(np.float32)
-        out[i] = np.clip(big, 0, 255).astype(np.uint8)
-    return out
+    data = Path(root)
+    data.mkdir(parents=True, exist_ok=True)
+    faces = random_faces(2 * n_pairs, seed=seed)
+    rng = np.random.default_rng(noise_seed)
+    lines = []
+    for i in range(n_pairs):
+        a, b = faces[2 * i], faces[2 * i + 1]
+        same = i % 2 == 0
+        if same:
+            b = np.clip(a.astype(int) + rng.integers(-jitter, jitter, a.shape), 0, 255
+                        ).astype(np.uint8)
+        for k, img in ((2 * i + 1, a), (2 * i + 2, b)):
+            cv2.imwrite(str(data / f"{k:05d}.png"), img[..., ::-1])
+        lines.append(f"{2 * i + 1:05d}.png {2 * i + 2:05d}.png {1 if same else -1}")
+    (data / "pairs.txt").write_text("\n".join(lines) + "\n")
+    return data

@@ -3,8 +3,6 @@
 import io
 import json
 
-import cv2
-import numpy as np
 import pytest
 from rich.console import Console
 
@@ -14,7 +12,7 @@ from xssab.cli.bench import main, select_pairs
 from xssab.data.base import Pair
 from xssab.report.results import validate_results
 
-from tests.graphs import export_onnx, random_faces, small_iresnet
+from tests.graphs import export_onnx, folder_dataset, small_iresnet
 
 N_PAIRS = 8
 
@@ -23,20 +21,7 @@ N_PAIRS = 8
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench_assets")
     model = export_onnx(small_iresnet(seed=3), root / "tiny.onnx")
-    data = root / "data"
-    data.mkdir()
-    faces = random_faces(2 * N_PAIRS, seed=5)
-    rng = np.random.default_rng(0)
-    lines = []
-    for i in range(N_PAIRS):
-        a, b = faces[2 * i], faces[2 * i + 1]
-        same = i % 2 == 0
-        if same:  # a noisy copy: a genuinely similar pair
-            b = np.clip(a.astype(int) + rng.integers(-20, 20, a.shape), 0, 255).astype(np.uint8)
-        for k, img in ((2 * i + 1, a), (2 * i + 2, b)):
-            cv2.imwrite(str(data / f"{k:05d}.png"), img[..., ::-1])
-        lines.append(f"{2 * i + 1:05d}.png {2 * i + 2:05d}.png {1 if same else -1}")
-    (data / "pairs.txt").write_text("\n".join(lines) + "\n")
+    data = folder_dataset(root / "data", N_PAIRS, seed=5, jitter=20, noise_seed=0)
     return model, data
 
 

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 import xssab
-from tests.graphs import export_onnx, random_faces, small_iresnet
+from tests.graphs import export_onnx, folder_dataset, small_iresnet
 from xssab.cli.main import main
 from xssab.metrics.verification import eer
 
@@ -22,20 +22,7 @@ N_PAIRS = 20
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("calibrate_cmd")
     model = export_onnx(small_iresnet(seed=10), root / "calcli.onnx")
-    data = root / "data"
-    data.mkdir()
-    faces = random_faces(2 * N_PAIRS, seed=41)
-    rng = np.random.default_rng(1)
-    lines = []
-    for i in range(N_PAIRS):
-        a, b = faces[2 * i], faces[2 * i + 1]
-        same = i % 2 == 0
-        if same:
-            b = np.clip(a.astype(int) + rng.integers(-25, 25, a.shape), 0, 255).astype(np.uint8)
-        for k, img in ((2 * i + 1, a), (2 * i + 2, b)):
-            cv2.imwrite(str(data / f"{k:05d}.png"), img[..., ::-1])
-        lines.append(f"{2 * i + 1:05d}.png {2 * i + 2:05d}.png {1 if same else -1}")
-    (data / "pairs.txt").write_text("\n".join(lines) + "\n")
+    data = folder_dataset(root / "data", N_PAIRS, seed=41, jitter=25, noise_seed=1)
     return model, data
 
 

@@ -78,15 +78,20 @@ def preprocess(images, input_size: tuple[int, int], channel_order: str = "rgb",
     return x.astype(np.float32, copy=False)
 
 
-def probe_images(n: int, size: tuple[int, int], seed: int = 1234) -> np.ndarray:
-    """Deterministic smooth uint8 RGB images for parity and batch checks."""
+def probe_images(n: int, size: tuple[int, int], seed: int = 1234,
+                 noise: float = 10.0) -> np.ndarray:
+    """Deterministic smooth uint8 RGB images for parity and batch checks.
+
+    Each is an upsampled coarse random colour grid plus Gaussian pixel noise of std
+    ``noise``: more image-like than white noise.
+    """
     rng = np.random.default_rng(seed)
     h, w = size
     out = np.empty((n, h, w, 3), np.uint8)
     for i in range(n):
         small = rng.uniform(0, 255, (max(h // 8, 2), max(w // 8, 2), 3)).astype(np.float32)
         big = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-        big += rng.normal(0, 10, big.shape).astype(np.float32)
+        big += rng.normal(0, noise, big.shape).astype(np.float32)
         out[i] = np.clip(big, 0, 255).astype(np.uint8)
     return out
 
