@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import Explanation, ImageMaps, MethodOptions
+from .base import Explanation, ImageMaps, MethodOptions, pair_lists
 
 
 @dataclass
@@ -54,11 +54,12 @@ class RandomMethod:
                       options: Options | None = None, *, sides: str = "both",
                       device: str | None = None) -> list[Explanation]:
         opts = options or Options()
+        images_a, images_b = pair_lists(images_a, images_b, sides)
         n = len(images_a)
         if n == 0:
             return []
-        ea = np.asarray(model.embed(list(images_a)), dtype=np.float64)
-        eb = np.asarray(model.embed(list(images_b)), dtype=np.float64)
+        ea = np.asarray(model.embed(images_a), dtype=np.float64)
+        eb = np.asarray(model.embed(images_b), dtype=np.float64)
         sims = _cosine(ea, eb)
         out = []
         for i in range(n):
