@@ -5,10 +5,15 @@ from __future__ import annotations
 from .hookspecs import hookimpl
 
 
-def _lazy(module: str, cls: str):
-    def factory(path=None, **options):
+def _lazy(module: str, cls: str, sized: bool = False):
+    """Factory importing ``module.cls`` on first use. ``min_pairs`` (the least number of
+    pairs the caller needs) goes to datasets that size themselves (``sized``); the
+    fixed-size ones ignore it."""
+    def factory(path=None, min_pairs=None, **options):
         import importlib
 
+        if sized and min_pairs is not None:
+            options["min_pairs"] = min_pairs
         return getattr(importlib.import_module(module), cls)(path=path, **options)
 
     return factory
@@ -16,7 +21,7 @@ def _lazy(module: str, cls: str):
 
 @hookimpl
 def register_datasets(register):
-    register("synth", _lazy("xssab.synth.dataset", "SynthDataset"),
+    register("synth", _lazy("xssab.synth.dataset", "SynthDataset", sized=True),
              description="embedded SynthFace benchmark (rendered offline; the default)")
     register("lfw", _lazy("xssab.data.lfw", "LfwDataset"),
              description="folder of identities plus pairs.txt (LFW layout)")

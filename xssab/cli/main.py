@@ -16,7 +16,9 @@ from rich.markup import escape as rich_escape
 
 from ..errors import XssabError
 
-SUBCOMMANDS = ("models", "plugins", "explain", "calibrate")
+SUBCOMMANDS = ("models", "plugins", "explain", "calibrate", "bench")
+#: subcommands whose module is not named cmd_<name>
+_MODULES = {"bench": ".bench"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
         try:
-            mod = importlib.import_module(f".cmd_{name}", __package__)
+            mod = importlib.import_module(_MODULES.get(name, f".cmd_{name}"), __package__)
         except ModuleNotFoundError as exc:  # a subcommand not written yet: skip only that
-            if exc.name != f"{__package__}.cmd_{name}":
+            if exc.name != f"{__package__}{_MODULES.get(name, f'.cmd_{name}')}":
                 raise
             continue
         p = mod.add_parser(sub)

@@ -1,6 +1,7 @@
 """The ``synth`` dataset: the SynthFace benchmark rendered into the cache in LFW layout.
 
-``SynthDataset(path=None, pairs_per_fold=300, seed=0, **difficulty)`` renders (once) into
+``SynthDataset(path=None, pairs_per_fold=300, seed=0, min_pairs=None, **difficulty)``
+renders (once) into
 ``xssab_home()/synth/<settings-key>/`` (or ``path``):
 
 * ``<name>/<name>_0001.png`` ... lossless PNG, 112x112 RGB, 4 images per test identity;
@@ -175,12 +176,31 @@ def render_benchmark(root: Path, seed: int, pairs_per_fold: int,
     return root
 
 
+#: genuine (and impostor) pairs per fold of the full benchmark
+DEFAULT_PAIRS_PER_FOLD = 300
+#: a benchmark rendered for ``min_pairs`` keeps at least this many genuine (and impostor)
+#: pairs per fold, so an EER threshold comes from at least 200 pairs
+MIN_PAIRS_PER_FOLD = 10
+
+
+def pairs_per_fold_for(min_pairs: int | None) -> int:
+    """Pairs per fold of the smallest render holding ``min_pairs`` pairs (10 folds of
+    genuine + impostor pairs, at least ``MIN_PAIRS_PER_FOLD`` of each); the full
+    benchmark for ``None``/0."""
+    if not min_pairs or min_pairs <= 0:
+        return DEFAULT_PAIRS_PER_FOLD
+    return max(MIN_PAIRS_PER_FOLD, -(-int(min_pairs) // 20))
+
+
 class SynthDataset(LfwDataset):
     """The embedded SynthFace benchmark (see module docstring)."""
 
     name = "synth"
 
-    def __init__(self, path=None, pairs_per_fold: int = 300, seed: int = 0, **options):
+    def __init__(self, path=None, pairs_per_fold: int | None = None, seed: int = 0,
+                 min_pairs: int | None = None, **options):
+        if pairs_per_fold is None:
+            pairs_per_fold = pairs_per_fold_for(min_pairs if path is None else None)
         pairs_per_fold = int(pairs_per_fold)
         if pairs_per_fold < 1:
             raise DatasetError(f"dataset 'synth': pairs_per_fold must be >= 1, got "

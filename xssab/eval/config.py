@@ -1,0 +1,101 @@
+"""``BenchConfig``: everything one benchmark run depends on, checked before any work."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import XssabError
+
+#: version of the protocol; part of every stage-cache key (bump it when numbers change)
+PROTOCOL_VERSION = "xssab-dpr-1"
+DEFAULT_MODELS = ("synth-arcface", "synth-elasticface", "synth-cosface", "synth-xcos")
+DEFAULT_METHODS = ("xssab", "xface", "xcos", "random")
+DEFAULT_DATASET = "synth"
+#: default subset size: keeps the no-argument run under 5 minutes on 2 CPU cores
+DEFAULT_PAIRS = 6
+DEVICES = ("cpu", "cuda")
+
+
+def split_names(text) -> list[str]:
+    """``"a, b,a"`` (or a sequence) -> ``["a", "b"]``: stripped, empty and repeated names
+    dropped, order kept."""
+    items = str(text).split(",") if isinstance(text, str) else [str(t) for t in text]
+    return list(dict.fromkeys(t.strip() for t in items if t.strip()))
+
+
+@dataclass
+class BenchConfig:
+    """One benchmark run (what ``xssab-bench`` builds from its options).
+
+    ``models``/``methods``: names (or ONNX paths) as a sequence or a comma-separated
+    string. ``pairs``: size of the balanced subset (0 = every pair). ``batch_size``: pairs
+    per explanation chunk; an embedding batch holds ``4 * batch_size`` images.
+    ``cache``: ``True`` = the stage cache under ``xssab_home()/bench``, ``False`` = none,
+    or a folder. ``out``/``force``: where ``write_outputs`` writes and whether it may
+    overwrite (checked by :meth:`validate`, before any work).
+    """
+
+    models: tuple[str, ...] = DEFAULT_MODELS
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    dataset: str = DEFAULT_DATASET
+    data: str | None = None
+    pairs: int = DEFAULT_PAIRS
+    seed: int = 0
+    device: str = "cpu"
+    ort_device: str | None = None
+    batch_size: int = 64
+    cache: bool | str | Path = True
+    out: str | Path | None = None
+    force: bool = False
+    options: dict = field(default_factory=dict)  # reserved: per-method options (unused)
+
+    def __post_init__(self):
+        self.models = tuple(split_names(self.models))
+        self.methods = tuple(split_names(self.methods))
+
+    @property
+    def emb_batch(self) -> int:
+        """Images per embedding batch."""
+        return max(1, int(self.batch_size) * 4)
+
+    def validate(self) -> "BenchConfig":
+        """Raise a one-line :class:`XssabError` for a bad value; returns ``self``."""
+        for name in ("pairs", "batch_size", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise XssabError(f"{name}: expected an integer, got {v!r}")
+        if self.pairs < 0:
+            raise XssabError(f"--pairs {self.pairs}: expected 0 (all) or a positive number")
+        if self.batch_size < 1:
+            raise XssabError(f"--batch-size {self.batch_size}: expected a positive number")
+        if not self.models:
+            raise XssabError("--models is empty; name at least one model")
+        if not self.methods:
+            raise XssabError("--methods is empty; name at least one method")
+        if self.device not in DEVICES:
+            raise XssabError(f"--device {self.device!r}: expected one of {', '.join(DEVICES)}")
+        if self.ort_device is not None and self.ort_device not in DEVICES:
+            raise XssabError(f"--ort-device {self.ort_device!r}: expected one of "
+                             f"{', '.join(DEVICES)}")
+        if not self.dataset:
+            raise XssabError("--dataset is empty; name a registered dataset")
+        return self
+
+    def cache_root(self) -> Path | None:
+        if self.cache is False or self.cache is None:
+            return None
+        if self.cache is True:
+            from ..models.cache import xssab_home
+
+            return Path(xssab_home()) / "bench"
+        return Path(self.cache)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["models"], d["methods"] = list(self.models), list(self.methods)
+        for k in ("cache", "out", "data"):
+            if isinstance(d[k], Path):
+                d[k] = str(d[k])
+        return d

@@ -1,0 +1,107 @@
+"""Data stage: the dataset (sized for the run), the balanced subset and its patched set."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import XssabError
+from .cache import StageCache, stage_key
+from .config import PROTOCOL_VERSION
+from .pairs import balanced_subset, check_both_classes
+
+
+def open_dataset(name: str, path=None, *, min_pairs: int = 0, **options):
+    """The registered dataset ``name``; ``min_pairs > 0`` asks it to hold at least that
+    many pairs (passed to factories that take a ``min_pairs`` argument, e.g. synth renders
+    just enough; fixed-size datasets ignore it)."""
+    from .. import registry
+
+    entry = registry.datasets().get(name)
+    if entry is None:
+        registry.get_dataset(name)  # raises UnknownNameError with suggestions
+    if min_pairs and _takes_min_pairs(entry.factory):
+        options["min_pairs"] = int(min_pairs)
+    return registry.get_dataset(name, path=path, **options)
+
+
+def _takes_min_pairs(factory) -> bool:
+    try:
+        return "min_pairs" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _pairs_hash(pairs: Sequence) -> str:
+    return hashlib.sha256(json.dumps([[p.a, p.b, p.same] for p in pairs]).encode()).hexdigest()
+
+
+@dataclass
+class PatchedArrays:
+    """Per-pair lists of the patched set, in subset order."""
+
+    patched: list[np.ndarray]
+    original: list[np.ndarray]
+    b: list[np.ndarray]
+    mask: list[np.ndarray]
+    same: np.ndarray  # bool (N,)
+
+    @classmethod
+    def from_set(cls, ps) -> "PatchedArrays":
+        """From a :class:`xssab.data.patched.PatchedSet` (``PatchedPair`` items)."""
+        items = list(ps)
+        return cls(patched=[np.asarray(it.patched) for it in items],
+                   original=[np.asarray(it.original) for it in items],
+                   b=[np.asarray(it.other) for it in items],
+                   mask=[np.asarray(it.mask, dtype=bool) for it in items],
+                   same=np.asarray([bool(it.same) for it in items], dtype=bool))
+
+    def __len__(self) -> int:
+        return len(self.same)
+
+
+@dataclass
+class BenchData:
+    """What every later stage reads: the dataset, all its pairs (for the threshold), the
+    chosen subset, its patched set and the cache identity of all that."""
+
+    name: str
+    path: str | None
+    dataset: Any
+    all_pairs: list
+    pairs: list
+    patched: PatchedArrays
+    key: dict
+
+    @property
+    def same(self) -> np.ndarray:
+        return self.patched.same
+
+
+def data_key(name: str, path, pairs: Sequence, all_pairs: Sequence) -> dict:
+    return {"dataset": name, "data": str(path) if path else None, "pairs": _pairs_hash(pairs),
+            "n": len(pairs), "protocol": PROTOCOL_VERSION,
+            "threshold_pairs": _pairs_hash(all_pairs)}
+
+
+def load_data(name: str, path, n_pairs: int, cache: StageCache) -> BenchData:
+    """Open the dataset, choose the balanced subset of ``n_pairs`` (0 = all) and build its
+    patched set (cached next to the stages)."""
+    from ..data.patched import build_patched
+
+    ds = open_dataset(name, path, min_pairs=n_pairs)
+    all_pairs = list(ds.pairs())
+    pairs = balanced_subset(all_pairs, n_pairs)
+    check_both_classes([p.same for p in pairs],
+                       f"dataset {name!r}: the selected {len(pairs)} pairs")
+    key = data_key(name, path, pairs, all_pairs)
+    ps = build_patched(ds, pairs, cache_dir=cache.subdir("patched-" + stage_key(key)))
+    arrays = PatchedArrays.from_set(ps)
+    if len(arrays) != len(pairs):
+        raise XssabError(f"patched set has {len(arrays)} pairs, expected {len(pairs)}")
+    return BenchData(name, str(path) if path else None, ds, all_pairs, pairs, arrays, key)

@@ -1,0 +1,145 @@
+"""Decision-based replacement (DPR) and localisation stages.
+
+Replacement re-embeds each pair's first image with 5..95 % of its pixels put back from
+the unpatched original, in the order given by the explanation map (``best_worst``) or at
+random (``random``: depends on seed and pair index only, so it is computed once per model
+and reported under every method). The pairs are cut into units of exactly one embedding
+batch (``batch_size // len(percents)`` pairs, as ``metrics.dpr.dpr_scores`` batches them)
+and run through the executor; the numbers do not depend on the executor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..metrics import dpr as dprm
+from ..metrics.localization import localization
+from .cache import StageCache
+from .data import BenchData
+from .executor import chunks
+from .scoring import cosine, embed
+from .verify import Verification
+
+CURVE_KEYS = ("percent", "fmr", "fnmr", "area_fmr", "area_fnmr")
+
+
+@dataclass
+class Curve:
+    """One DPR curve; ``scores[i, j]``: score of pair i with ``percent[j]`` % replaced."""
+
+    percent: list
+    fmr: list[float]
+    fnmr: list[float]
+    area_fmr: float
+    area_fnmr: float
+    scores: np.ndarray  # (N pairs, P percents)
+
+    def to_dict(self) -> dict:
+        return {"percent": list(self.percent), "fmr": list(self.fmr),
+                "fnmr": list(self.fnmr), "area_fmr": self.area_fmr,
+                "area_fnmr": self.area_fnmr}
+
+
+@dataclass
+class Localization:
+    """Mean per-pair AUROC of the patched-image maps against the patch masks
+    (``auroc``), of the unpatched-image maps (``control``), their difference, and the
+    per-pair values (NaN where a pair has none)."""
+
+    auroc: float | None
+    control: float | None
+    difference: float | None
+    per_pair: np.ndarray
+    per_pair_control: np.ndarray
+
+
+def _nan(values) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+def replacement_scores(model, data: BenchData, ver: Verification, orders, emb_batch: int,
+                       executor, progress_step=None) -> np.ndarray:
+    """Scores (N, P) of the replaced first images against the second images."""
+    ps = data.patched
+    n_p = len(dprm.PERCENTS)
+
+    def score(images, idx):
+        return cosine(embed(model, images, emb_batch), ver.emb_b[np.asarray(idx)])
+
+    def run_unit(r):
+        def score_r(images, idx):
+            return score(images, np.asarray(idx) + r.start)
+
+        return dprm.dpr_scores(score_r, ps.patched[r.start:r.stop],
+                               ps.original[r.start:r.stop], orders[r.start:r.stop],
+                               dprm.PERCENTS, emb_batch, progress_step)
+
+    units = chunks(len(data.pairs), max(1, emb_batch // n_p))
+    parts = executor.map(run_unit, units)
+    return np.concatenate(parts, axis=0) if parts else np.zeros((0, n_p))
+
+
+def _curve(scores, same, threshold) -> Curve:
+    fmr, fnmr = dprm.rates(scores, same, threshold)
+    p = dprm.PERCENTS
+    return Curve([int(v) if float(v).is_integer() else float(v) for v in p], fmr, fnmr,
+                 dprm.curve_area(p, fmr), dprm.curve_area(p, fnmr), scores)
+
+
+def _matches(ver: Verification) -> np.ndarray:
+    return np.asarray(ver.s_patched, dtype=np.float64) >= ver.threshold
+
+
+def dpr_best_worst(model, label: str, data: BenchData, ver: Verification, method_name: str,
+                   parts: dict, maps: dict, cache: StageCache, executor, emb_batch: int,
+                   progress) -> tuple[Curve, Localization]:
+    """Replacement in the order of the method's maps, and the localisation score."""
+    n, t = len(data.pairs), ver.threshold
+    ps = data.patched
+
+    def compute():
+        task = progress.add_task(f"{label}/{method_name}: replacement", total=n)
+        mp = [maps[f"p{i}"] for i in range(n)]
+        mu = [maps[f"u{i}"] for i in range(n)]
+        for m, im in zip(mp, ps.patched):
+            if np.asarray(m).shape != np.asarray(im).shape[:2]:
+                raise ValueError(f"map shape {np.asarray(m).shape} != image shape "
+                                 f"{np.asarray(im).shape[:2]}")
+        orders = dprm.orders_for("best_worst", mp, _matches(ver), None)
+        scores = replacement_scores(model, data, ver, orders, emb_batch, executor,
+                                    lambda k: progress.advance(task, k))
+        c = _curve(scores, data.same, t)
+        loc = localization(mp, mu, ps.mask, data.same)
+        meta = {k: getattr(c, k) for k in CURVE_KEYS}
+        meta["localization"] = {k: loc[k] for k in ("auroc", "control", "difference")}
+        return ({"scores": scores, "loc_per_pair": _nan(loc["per_pair"]),
+                 "loc_per_pair_control": _nan(loc["per_pair_control"] or [None] * n)}, meta)
+
+    arrays, meta = cache.get(parts, "dpr", compute, f"{label}/{method_name}/dpr",
+                             require=("scores", "loc_per_pair", "loc_per_pair_control"))
+    c = Curve(*[meta[k] for k in CURVE_KEYS], scores=arrays["scores"])
+    lm = meta["localization"]
+    return c, Localization(lm["auroc"], lm["control"], lm["difference"],
+                           arrays["loc_per_pair"], arrays["loc_per_pair_control"])
+
+
+def dpr_random(model, label: str, model_sha: str, data: BenchData, ver: Verification,
+               seed: int, cache: StageCache, executor, emb_batch: int, progress) -> Curve:
+    """Random replacement (seeded per pair index): once per model."""
+    parts = {"model": model_sha, "data": data.key, "seed": seed, "threshold": ver.threshold,
+             "stage": "dpr_random"}
+    n = len(data.pairs)
+
+    def compute():
+        task = progress.add_task(f"{label}: random replacement", total=n)
+        shapes = [np.asarray(im).shape[:2] for im in data.patched.patched]
+        orders = dprm.orders_for("random", None, _matches(ver), shapes, seed)
+        scores = replacement_scores(model, data, ver, orders, emb_batch, executor,
+                                    lambda k: progress.advance(task, k))
+        c = _curve(scores, data.same, ver.threshold)
+        return {"scores": scores}, {k: getattr(c, k) for k in CURVE_KEYS}
+
+    arrays, meta = cache.get(parts, "dpr_random", compute, f"{label}/random")
+    return Curve(*[meta[k] for k in CURVE_KEYS], scores=arrays["scores"])

@@ -1,0 +1,97 @@
+"""Typed result of a benchmark run. ``BenchResult.to_dict()`` is the results.json
+schema (docs/benchmark.md, interface.md); the per-pair arrays stay reachable for
+statistics over pairs (e.g. bootstrap intervals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..metrics import dpr as dprm
+from .config import PROTOCOL_VERSION, BenchConfig
+from .data import BenchData
+from .replacement import Curve, Localization
+from .verify import Verification
+
+THRESHOLD_SOURCE = "EER of the unpatched pairs of the whole dataset"
+
+
+@dataclass
+class MethodResult:
+    name: str
+    ms_per_pair: float
+    best_worst: Curve
+    random: Curve  # the model's random replacement (shared by its methods)
+    localization: Localization
+    maps: dict[str, np.ndarray] = field(repr=False)  # "p<i>"/"u<i>" -> map (H, W)
+
+    def to_dict(self) -> dict:
+        d, r, loc = self.best_worst, self.random, self.localization
+        return {"ms_per_pair": float(self.ms_per_pair),
+                "dpr": {"best_worst": d.to_dict(), "random": r.to_dict()},
+                "localization_auroc": loc.auroc,
+                "localization_auroc_control": loc.control,
+                "localization_difference": loc.difference,
+                "area_fmr_best_worst": d.area_fmr, "area_fmr_random": r.area_fmr,
+                "gap_fmr": r.area_fmr - d.area_fmr,
+                "area_fnmr_best_worst": d.area_fnmr, "area_fnmr_random": r.area_fnmr,
+                "gap_fnmr": r.area_fnmr - d.area_fnmr}
+
+
+@dataclass
+class ModelResult:
+    name: str
+    model_sha256: str
+    verification: Verification
+    random: Curve
+    methods: dict[str, MethodResult]
+    skipped: dict[str, str]  # method -> why it does not apply to this model
+
+    def to_dict(self) -> dict:
+        v = self.verification
+        return {"threshold": v.threshold, "eer": v.eer,
+                "threshold_source": THRESHOLD_SOURCE,
+                "threshold_pairs": v.threshold_pairs,
+                "model_sha256": self.model_sha256,
+                "unpatched": {"fmr": v.unpatched_rates[0], "fnmr": v.unpatched_rates[1]},
+                "patched": {"fmr": v.patched_rates[0], "fnmr": v.patched_rates[1]},
+                "methods": {k: m.to_dict() for k, m in self.methods.items()},
+                "skipped_methods": dict(self.skipped)}
+
+
+@dataclass
+class BenchResult:
+    """Everything a run produced. Per pair ``i`` (subset order, ``data.pairs[i]``):
+    ``models[M].verification.s_unpatched[i]``/``s_patched[i]``,
+    ``models[M].methods[X].best_worst.scores[i]`` (and ``.random.scores[i]``), the
+    localisation inputs ``methods[X].maps["p<i>"]``, ``data.patched.mask[i]``,
+    ``data.same[i]`` and the per-pair AUROCs ``methods[X].localization.per_pair``."""
+
+    config: BenchConfig
+    data: BenchData
+    models: dict[str, ModelResult]
+    stages_computed: list[str] = field(default_factory=list)
+    stages_reused: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def same(self) -> np.ndarray:
+        return self.data.same
+
+    def to_dict(self) -> dict[str, Any]:
+        cfg, same = self.config, self.data.same
+        return {"dataset": cfg.dataset, "pairs": len(self.data.pairs),
+                "models": {k: m.to_dict() for k, m in self.models.items()},
+                "data": str(cfg.data) if cfg.data else None,
+                "genuine_pairs": int(same.sum()),
+                "impostor_pairs": int((~same).sum()),
+                "seed": cfg.seed, "device": cfg.device,
+                "protocol": {"version": PROTOCOL_VERSION,
+                             "percent": list(dprm.PERCENTS),
+                             "threshold": "EER threshold of all unpatched pairs of the dataset",
+                             "score": "cosine similarity of ONNX Runtime embeddings",
+                             "area": "trapezoid over p/100 from 0.05 to 0.95",
+                             "gap": "area(random) - area(best_worst)",
+                             "localization": "mean over pairs of the per-pair AUROC"}}

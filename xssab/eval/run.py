@@ -1,0 +1,95 @@
+"""``run_bench(config) -> BenchResult``: validate everything, then run the stages
+(data -> per model: verify, random replacement -> per method: explain, best_worst
+replacement + localisation). Protocol: docs/benchmark.md."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import data as data_stage
+from . import explain as explain_stage
+from . import replacement, verify as verify_stage
+from .cache import StageCache, file_sha256
+from .config import BenchConfig
+from .executor import LocalExecutor
+from .result import BenchResult, MethodResult, ModelResult
+
+
+class NullProgress:
+    """The progress interface the stages use (a subset of ``rich.progress.Progress``)."""
+
+    def add_task(self, description: str, total=None):
+        return 0
+
+    def advance(self, task, advance: float = 1) -> None:
+        pass
+
+    def update(self, task, **kw) -> None:
+        pass
+
+
+def prepare(config: BenchConfig, log: Callable[[str], None] | None = None):
+    """Check the configuration, the names, the output folder and load the models, before
+    any work. Returns ``(models, methods, skipped)``."""
+    from .. import load_model, registry
+    from ..report.results import check_out_dir
+
+    config.validate()
+    methods = {n: registry.get_explainer(n) for n in config.methods}
+    if config.dataset not in registry.datasets():
+        registry.get_dataset(config.dataset)  # raises UnknownNameError with suggestions
+    check_out_dir(config.out, config.force)
+    models = {}
+    for n in config.models:
+        model = load_model(n, device=config.device, ort_device=config.ort_device)
+        label = str(getattr(model, "name", None) or n)
+        models[n if label in models else label] = model
+    skipped: dict[str, dict[str, str]] = {}
+    for mn, model in models.items():
+        skipped[mn] = {}
+        for xn, meth in methods.items():
+            why = meth.supports(model)
+            if why:
+                skipped[mn][xn] = why
+                if log is not None:
+                    log(f"skipping {xn} on {mn}: {why}")
+    return models, methods, skipped
+
+
+def run_bench(config: BenchConfig, *, progress=None, executor=None,
+              log: Callable[[str], None] | None = None) -> BenchResult:
+    """Run the benchmark described by ``config``.
+
+    ``progress``: an object with ``add_task(description, total=...)`` and
+    ``advance(task, n)`` (e.g. ``rich.progress.Progress``); ``executor``: where units
+    of work run (default :class:`LocalExecutor`); ``log(message)``: notes (skipped
+    methods). Raises a one-line ``XssabError`` for bad input before any work.
+    """
+    models, methods, skipped = prepare(config, log)
+    progress = progress or NullProgress()
+    executor = executor or LocalExecutor()
+    cache = StageCache(config.cache_root())
+    seed, eb = int(config.seed), config.emb_batch
+
+    data = data_stage.load_data(config.dataset, config.data, config.pairs, cache)
+    sha = {mn: file_sha256(model.path) for mn, model in models.items()}
+    out: dict[str, ModelResult] = {}
+    for mn, model in models.items():
+        ver = verify_stage.verify(model, mn, sha[mn], data, cache, eb, progress)
+        rnd = replacement.dpr_random(model, mn, sha[mn], data, ver, seed, cache, executor,
+                                     eb, progress)
+        results = {}
+        for xn, meth in methods.items():
+            if xn in skipped[mn]:
+                continue
+            opts = meth.Options(seed=seed)
+            maps, ms = explain_stage.explain_maps(
+                model, mn, sha[mn], data, xn, opts, ver.threshold, cache, executor,
+                config.batch_size, config.device, progress)
+            parts = explain_stage.explain_parts(sha[mn], data, xn, opts, ver.threshold,
+                                                "dpr")
+            curve, loc = replacement.dpr_best_worst(model, mn, data, ver, xn, parts, maps,
+                                                    cache, executor, eb, progress)
+            results[xn] = MethodResult(xn, ms, curve, rnd, loc, maps)
+        out[mn] = ModelResult(mn, sha[mn], ver, rnd, results, skipped[mn])
+    return BenchResult(config, data, out, list(cache.computed), list(cache.reused))
