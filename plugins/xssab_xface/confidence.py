@@ -123,19 +123,12 @@ def fit_confidence(distances, labels, *, model: str = "", dataset: str = "",
 
 
 def pair_distances(model, dataset, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine distances and genuine labels of every pair of ``dataset``."""
+    """Cosine distances and genuine labels of every pair of ``dataset`` (scores from
+    ``xssab.eval.pair_scores``, the benchmark's and calibration's path)."""
+    from xssab.eval import pair_scores
+
     pairs = list(dataset.pairs())
-    keys = sorted({p.a for p in pairs} | {p.b for p in pairs}, key=str)
-    index = {k: i for i, k in enumerate(keys)}
-    embs = []
-    for s in range(0, len(keys), batch_size):
-        imgs = [dataset.load(k) for k in keys[s:s + batch_size]]
-        embs.append(np.asarray(model.embed(imgs, batch_size=batch_size), np.float64))
-    e = np.concatenate(embs)
-    e /= np.linalg.norm(e, axis=1, keepdims=True)
-    ia = np.array([index[p.a] for p in pairs])
-    ib = np.array([index[p.b] for p in pairs])
-    d = 1.0 - np.sum(e[ia] * e[ib], axis=1)
+    d = 1.0 - pair_scores(model, dataset, pairs, batch_size)
     return d, np.array([bool(p.same) for p in pairs])
 
 

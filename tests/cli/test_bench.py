@@ -7,9 +7,10 @@ import pytest
 from rich.console import Console
 
 import xssab
-from xssab.cli import bench as bench_mod
-from xssab.cli.bench import main, select_pairs
-from xssab.data.base import Pair
+from xssab.cli.bench import main
+from xssab.cli.main import main as xssab_main
+from xssab.eval import data as data_stage
+from xssab.eval import replacement
 from xssab.report.results import validate_results
 
 from tests.graphs import export_onnx, folder_dataset, small_iresnet
@@ -51,7 +52,7 @@ def test_end_to_end_outputs_and_resume(assets, tmp_path, monkeypatch):
     out = tmp_path / "out"
 
     # first run: interrupted (Ctrl-C) inside the second method's replacement stage
-    real_loc = bench_mod.localization
+    real_loc = replacement.localization
     calls = {"loc": 0, "explain": 0}
 
     def flaky_loc(*a, **k):
@@ -60,7 +61,7 @@ def test_end_to_end_outputs_and_resume(assets, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_loc(*a, **k)
 
-    monkeypatch.setattr(bench_mod, "localization", flaky_loc)
+    monkeypatch.setattr(replacement, "localization", flaky_loc)
     rc, text = _run(_argv(assets, out))
     assert rc == 130, text
     assert not (out / "results.json").exists()
@@ -103,7 +104,7 @@ def test_end_to_end_outputs_and_resume(assets, tmp_path, monkeypatch):
 
     # identical to a run from scratch (timings aside: they are measured per run)
     monkeypatch.setattr(xssab, "explain_pairs", real_explain)
-    monkeypatch.setattr(bench_mod, "localization", real_loc)
+    monkeypatch.setattr(replacement, "localization", real_loc)
     rc, text = _run(_argv(assets, tmp_path / "fresh", "--no-cache"))
     assert rc == 0, text
     fresh = json.loads((tmp_path / "fresh" / "results.json").read_text())
@@ -128,7 +129,7 @@ def test_validation_before_any_work(assets, tmp_path, monkeypatch, change, needl
     home = tmp_path / "home"
     monkeypatch.setenv("XSSAB_HOME", str(home))
     called = []
-    monkeypatch.setattr(bench_mod.Bench, "load_dataset", lambda *a: called.append(1))
+    monkeypatch.setattr(data_stage, "load_data", lambda *a: called.append(1))
     argv = _argv(assets, tmp_path / "out")
     i = argv.index(change[0])
     argv[i + 1] = change[1]
@@ -147,37 +148,16 @@ def test_weights_missing_message_from_card(tmp_path, monkeypatch):
     assert rc == 2 and str(exc.value)[:40] in text
 
 
-def test_select_pairs_balanced_and_ordered():
-    pairs = [Pair(str(i), str(i + 1), i % 20 < 10, i // 20) for i in range(200)]
-    sub = select_pairs(pairs, 21)
-    assert len(sub) == 21
-    assert sum(p.same for p in sub) == 11
-    idx = [pairs.index(p) for p in sub]
-    assert idx == sorted(idx)
-    assert len({p.fold for p in sub}) == 10  # spread over every fold
-    assert select_pairs(pairs, 0) == pairs
-
-
-def test_interrupted_explanations_resume_per_chunk(assets, tmp_path, monkeypatch):
-    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
-    argv = _argv(assets, tmp_path / "out")
-    argv[argv.index("--methods") + 1] = "xssab"
-    real = xssab.explain_pairs
-    calls = []
-    interrupt = [True]
-
-    def explain(*a, **k):
-        calls.append(len(a[1]))
-        if interrupt[0] and len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(xssab, "explain_pairs", explain)
-    assert _run(argv)[0] == 130
-    calls.clear()
-    interrupt[0] = False
-    rc, text = _run(argv)
+def test_xssab_bench_subcommand_is_the_same_command(assets, tmp_path):
+    """``xssab bench`` takes the same options and writes the same numbers."""
+    rc, text = _run(_argv(assets, tmp_path / "a", "--no-cache"))
     assert rc == 0, text
-    # 8 pairs in chunks of 4: patched 0-3 was cached; patched 4-7, unpatched 0-3, 4-7 remain
-    assert calls == [4, 4, 4]
-    assert not list((tmp_path / "home" / "bench").glob("*/explain.parts"))
+    con = Console(file=io.StringIO(), width=200)
+    rc = xssab_main(["bench", *_argv(assets, tmp_path / "b", "--no-cache")], console=con)
+    assert rc == 0, con.file.getvalue()
+    a = json.loads((tmp_path / "a" / "results.json").read_text())
+    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert _strip_timing(a) == _strip_timing(b)
+    con = Console(file=io.StringIO(), width=200)
+    assert xssab_main(["bench", "--pairs", "-1", "--models", "x"], console=con) == 2
+    assert "error:" in con.file.getvalue() and "--pairs" in con.file.getvalue()

@@ -44,10 +44,9 @@ def run(args, console) -> int:
     if args.batch_size < 1:
         raise XssabError(f"--batch-size {args.batch_size}: expected a positive number")
     model = xssab.load_model(args.model, device=args.device)
-    options = {}
-    if args.dataset == "synth" and args.data is None and args.pairs > 0:
-        options["pairs_per_fold"] = max(1, -(-args.pairs // 20))  # render only what is used
-    dataset = xssab.get_dataset(args.dataset, path=args.data, **options)
+    from ..eval.data import open_dataset
+
+    dataset = open_dataset(args.dataset, args.data, min_pairs=args.pairs)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), console=console, transient=True)
     with progress:

@@ -1,0 +1,123 @@
+"""run_bench on a tiny ONNX model and numbered-folder dataset: resume, executor seam,
+typed result."""
+
+import json
+
+import numpy as np
+import pytest
+
+import xssab
+from xssab.eval import BenchConfig, BenchResult, LocalExecutor, run_bench
+from xssab.eval.scoring import cosine, embed
+from xssab.metrics import dpr as dprm
+from xssab.report.results import to_json
+
+from tests.graphs import export_onnx, folder_dataset, small_iresnet
+
+N_PAIRS = 8
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval_assets")
+    model = export_onnx(small_iresnet(seed=3), root / "tiny.onnx")
+    data = folder_dataset(root / "data", N_PAIRS, seed=5, jitter=20, noise_seed=0)
+    return model, data
+
+
+def _config(assets, **kw):
+    model, data = assets
+    base = dict(models=[str(model)], methods="xssab,random", dataset="folder", data=str(data),
+                pairs=0, batch_size=4, cache=False)
+    base.update(kw)
+    return BenchConfig(**base)
+
+
+class RecordingExecutor(LocalExecutor):
+    def __init__(self):
+        self.units = []
+
+    def map(self, fn, items):
+        items = list(items)
+        self.units.append(items)
+        return [fn(it) for it in reversed(items)][::-1]  # another order, same results
+
+
+def test_interrupted_explanations_resume_per_chunk(assets, tmp_path, monkeypatch):
+    cfg = _config(assets, methods="xssab", cache=tmp_path / "cache")
+    real = xssab.explain_pairs
+    calls = []
+    interrupt = [True]
+
+    def explain(*a, **k):
+        calls.append(len(a[1]))
+        if interrupt[0] and len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(xssab, "explain_pairs", explain)
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(cfg)
+    calls.clear()
+    interrupt[0] = False
+    res = run_bench(cfg)
+    # 8 pairs in chunks of 4: patched 0-3 was cached; patched 4-7, unpatched 0-3, 4-7 remain
+    assert calls == [4, 4, 4]
+    assert not list((tmp_path / "cache").glob("*/explain.parts"))
+    assert "xssab" in next(iter(res.models.values())).methods
+    calls.clear()
+    again = run_bench(cfg)
+    assert calls == [] and again.stages_computed == []
+    assert json.loads(to_json(again.to_dict())) == json.loads(to_json(res.to_dict()))
+
+
+def test_executor_units_and_chunked_replacement_match_the_unchunked_protocol(assets):
+    ex = RecordingExecutor()
+    # batch 8: an embedding batch of 32 images = 1 pair's 19-image series per DPR unit
+    res = run_bench(_config(assets, batch_size=8), executor=ex)
+    assert isinstance(res, BenchResult)
+    explain_units = [u for u in ex.units if isinstance(u[0], tuple)]
+    dpr_units = [u for u in ex.units if isinstance(u[0], range)]
+    assert [len(u) for u in explain_units] == [2, 2]  # (patched, unpatched) x 1 chunk of 8
+    assert all(len(u) == N_PAIRS and all(len(r) == 1 for r in u) for u in dpr_units)
+
+    (mres,) = res.models.values()
+    model = xssab.load_model(res.config.models[0])
+    ver, ps = mres.verification, res.data.patched
+    x = mres.methods["xssab"]
+    mp = [x.maps[f"p{i}"] for i in range(N_PAIRS)]
+
+    def score(images, idx):
+        return cosine(embed(model, images, 32), ver.emb_b[np.asarray(idx)])
+
+    whole = dprm.dpr_curve(score, ps.patched, ps.original, ps.same, ver.s_patched,
+                           ver.threshold, "best_worst", maps=mp, batch_size=32)
+    np.testing.assert_array_equal(whole["scores"], x.best_worst.scores)
+    assert whole["fmr"] == x.best_worst.fmr and whole["fnmr"] == x.best_worst.fnmr
+    rnd = dprm.dpr_curve(score, ps.patched, ps.original, ps.same, ver.s_patched,
+                         ver.threshold, "random", seed=0, batch_size=32)
+    np.testing.assert_array_equal(rnd["scores"], x.random.scores)
+    # the random replacement is the model's, shared by every method
+    assert mres.methods["random"].random is mres.random
+    # per-pair values stay reachable for statistics over pairs
+    assert x.localization.per_pair.shape == (N_PAIRS,)
+    assert mres.verification.s_unpatched.shape == (N_PAIRS,)
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"pairs": -1}, "--pairs"), ({"batch_size": 0}, "--batch-size"),
+    ({"models": ""}, "--models"), ({"methods": " , "}, "--methods"),
+    ({"device": "gpu"}, "--device"), ({"ort_device": "tpu"}, "--ort-device"),
+    ({"pairs": 2.5}, "pairs"),
+])
+def test_config_errors_are_one_line(assets, change, needle):
+    with pytest.raises(xssab.XssabError) as exc:
+        run_bench(_config(assets, **change))
+    assert needle in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_config_normalises_names():
+    cfg = BenchConfig(models="a, b,a", methods=["x", "x", " y "])
+    assert cfg.models == ("a", "b") and cfg.methods == ("x", "y")
+    assert cfg.emb_batch == 256 and cfg.to_dict()["models"] == ["a", "b"]
+    assert BenchConfig(cache=False).cache_root() is None
