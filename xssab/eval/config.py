@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import XssabError
@@ -49,7 +49,6 @@ class BenchConfig:
     cache: bool | str | Path = True
     out: str | Path | None = None
     force: bool = False
-    options: dict = field(default_factory=dict)  # reserved: per-method options (unused)
 
     def __post_init__(self):
         self.models = tuple(split_names(self.models))

@@ -18,7 +18,7 @@ The record is stored as a local override of the model card in
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
