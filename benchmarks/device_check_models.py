@@ -19,7 +19,7 @@ import torch  # noqa: E402
 
 import xssab  # noqa: E402
 from tests import graphs  # noqa: E402
-from xssab.models.model import l2_normalize  # noqa: E402
+from xssab._util import l2_normalize  # noqa: E402
 
 
 def main() -> int:

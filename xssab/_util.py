@@ -86,8 +86,14 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 # ----------------------------------------------------------------------------- vectors
-def l2_normalize(x: Any, eps: float = 1e-12) -> np.ndarray:
-    """``x / max(||x||, eps)`` along the last axis; keeps a floating dtype (else float32)."""
+def l2_normalize(x: Any, eps: float = 1e-12) -> Any:
+    """``x / max(||x||, eps)`` along the last axis.
+
+    numpy: keeps a floating dtype (anything else becomes float32). A torch tensor stays a
+    tensor (differentiable; the clamp only acts on rows of norm < ``eps``).
+    """
+    if not isinstance(x, np.ndarray) and hasattr(x, "norm") and hasattr(x, "clamp_min"):
+        return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
@@ -105,8 +111,8 @@ def decode_image(data: bytes | np.ndarray, what: str, *,
         else np.ascontiguousarray(data, dtype=np.uint8).ravel()
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
     if img is None:
-        raise error(f"cannot read image {what}: truncated or not an image file OpenCV "
-                    "can decode")
+        raise error(f"cannot read image {what}: cannot decode it (truncated or not an "
+                    "image file)")
     return np.ascontiguousarray(img[:, :, ::-1])
 
 

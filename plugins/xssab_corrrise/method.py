@@ -24,8 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
-from xssab.explain.base import Explanation, ImageMaps, MethodOptions, pair_lists
-from xssab.explain.maps import resize_map
+from xssab import Explanation, MethodOptions
+from xssab.kit import check_pairs, l2_normalize, signed_maps
 
 
 @dataclass
@@ -96,7 +96,7 @@ class CorrRISE:
                       images_b: Sequence[np.ndarray], threshold: float, options=None, *,
                       sides: str = "both", device=None) -> list[Explanation]:
         opt = options if options is not None else CorrRISEOptions()
-        images_a, images_b = pair_lists(images_a, images_b, sides)
+        images_a, images_b = check_pairs(images_a, images_b, sides)
         n = len(images_a)
         if n == 0:
             return []
@@ -108,7 +108,7 @@ class CorrRISE:
         fill = model.preprocess(np.full((H, W, 3), int(opt.fill), np.uint8))[0]
         e = np.asarray(model.embed_input(np.concatenate([xa, xb]),
                                          batch_size=opt.batch_size), np.float64)
-        e /= np.linalg.norm(e, axis=1, keepdims=True)
+        e = l2_normalize(e)
         ea, eb = e[:n], e[n:]
         out = []
         for i in range(n):
@@ -120,13 +120,10 @@ class CorrRISE:
                 occ = np.where(keep, x[None], fill[None]).astype(np.float32)
                 eo = np.asarray(model.embed_input(occ, batch_size=opt.batch_size),
                                 np.float64)
-                eo /= np.linalg.norm(eo, axis=1, keepdims=True)
+                eo = l2_normalize(eo)
                 sims = eo @ partner
                 corr = rank_correlation_maps(masks, sims)
-                c = resize_map(corr.astype(np.float32), (int(hw[0]), int(hw[1])))
-                maps.append(ImageMaps(positive=np.maximum(c, 0.0).astype(np.float32),
-                                      negative=np.maximum(-c, 0.0).astype(np.float32),
-                                      combined=c.astype(np.float32)))
+                maps.append(signed_maps(corr, hw))
             sim = float(ea[i] @ eb[i])
             out.append(Explanation(
                 method=self.name, similarity=sim, threshold=float(threshold),

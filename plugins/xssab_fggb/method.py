@@ -30,8 +30,8 @@ from typing import Sequence
 
 import numpy as np
 
-from xssab.explain.base import Explanation, ImageMaps, MethodOptions, pair_lists
-from xssab.explain.maps import resize_map
+from xssab import Explanation, ImageMaps, MethodOptions, XssabError
+from xssab.kit import check_pairs, gaussian_blur, l2_normalize, resize_map
 
 
 @dataclass
@@ -48,14 +48,6 @@ class FGGBOptions(MethodOptions):
     blur_sigma: float = 5.0
     #: images per forward graph
     batch_size: int = 8
-
-
-def blur(m: np.ndarray, kernel: int, sigma: float) -> np.ndarray:
-    import cv2
-
-    if kernel <= 1:
-        return m
-    return cv2.GaussianBlur(np.asarray(m, np.float32), (kernel, kernel), sigma)
 
 
 def fggb_raw_maps(module, x, partner=None, threshold: float = 0.0, chunk: int = 32,
@@ -142,14 +134,12 @@ class FGGB:
                       images_b: Sequence[np.ndarray], threshold: float, options=None, *,
                       sides: str = "both", device=None) -> list[Explanation]:
         opt = options if options is not None else FGGBOptions()
-        images_a, images_b = pair_lists(images_a, images_b, sides)
+        images_a, images_b = check_pairs(images_a, images_b, sides)
         n = len(images_a)
         if n == 0:
             return []
         dev = str(device or getattr(model, "device", "cpu"))
         if dev != str(getattr(model, "device", dev)):
-            from xssab.errors import XssabError
-
             raise XssabError(f"model {getattr(model, 'name', '?')!r} is loaded on "
                              f"{model.device}; load it with device={dev!r} to explain on "
                              f"{dev}")
@@ -166,7 +156,7 @@ class FGGB:
 
                 with torch.no_grad():
                     eb = module(x[k:])
-                    eb = (eb / eb.norm(dim=1, keepdim=True)).cpu().double().numpy()
+                    eb = l2_normalize(eb).cpu().double().numpy()
                 Sa, Da, ea = fggb_raw_maps(module, x[:k], eb, t, opt.chunk, opt.vjp)
                 Sb = Db = None
             else:
@@ -191,8 +181,8 @@ class FGGB:
 
 
 def _maps(S: np.ndarray, D: np.ndarray, opt: FGGBOptions, hw) -> ImageMaps:
-    S = blur(S, opt.blur_kernel, opt.blur_sigma)
-    D = blur(D, opt.blur_kernel, opt.blur_sigma)
+    S = gaussian_blur(np.asarray(S, np.float32), opt.blur_kernel, opt.blur_sigma)
+    D = gaussian_blur(np.asarray(D, np.float32), opt.blur_kernel, opt.blur_sigma)
     size = (int(hw[0]), int(hw[1]))
     S, D = resize_map(S, size), resize_map(D, size)
     return ImageMaps(positive=S.astype(np.float32), negative=D.astype(np.float32),

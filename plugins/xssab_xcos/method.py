@@ -13,7 +13,7 @@ Needs a spatial feature output named by the model card (``feature_output``), e.g
 * xCos score ``sum_ij w_ij c_ij``.
 
 Explanation maps (method ``xcos``): ``combined`` = the patch cosine map upsampled to each
-image (bilinear, :func:`xssab.explain.maps.resize_map`; high = similar cell),
+image (bilinear, :func:`xssab.kit.resize_map`; high = similar cell),
 ``positive = max(combined, 0)``, ``negative = max(-combined, 0)``. Both images get the same
 grid (the cosine map is symmetric). ``similarity``/``match`` stay the model's plain cosine
 against the threshold (comparable with every other method); the xCos score, the grids
@@ -31,9 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
-from xssab.errors import ModelLoadError
-from xssab.explain.base import Explanation, ImageMaps, MethodOptions, pair_lists
-from xssab.explain.maps import resize_map
+from xssab import Explanation, ImageMaps, MethodOptions, ModelLoadError
+from xssab.kit import check_pairs, l2_normalize, resize_map, signed_maps
 
 TRAINED = "xcos (trained attention)"
 UNIFORM = "xcos-uniform (untrained attention)"
@@ -113,8 +112,7 @@ def xcos_grids(model, images_a, images_b, batch_size: int = 64):
         raise ModelLoadError(f"model {model.name!r}: feature output {feat!r} has shape "
                              f"{grid.shape}; xCos needs a spatial map (N, C, h, w)")
     ga, gb = grid[:n], grid[n:]
-    emb = np.asarray(outs[emb_name], np.float64)
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    emb = l2_normalize(np.asarray(outs[emb_name], np.float64))
     cosine = np.sum(emb[:n] * emb[n:], axis=1)
     cos = patch_cosine(ga, gb)
     att = attention_path(model)
@@ -176,7 +174,7 @@ class XCos:
                       images_b: Sequence[np.ndarray], threshold: float, options=None, *,
                       sides: str = "both", device=None) -> list[Explanation]:
         opt = options if options is not None else XCosOptions()
-        images_a, images_b = pair_lists(images_a, images_b, sides)
+        images_a, images_b = check_pairs(images_a, images_b, sides)
         if not images_a:
             return []
         reason = _support(model)
@@ -208,7 +206,4 @@ class XCos:
 
 
 def _maps(grid: np.ndarray, hw) -> ImageMaps:
-    c = resize_map(np.asarray(grid, np.float32), (int(hw[0]), int(hw[1])))
-    return ImageMaps(positive=np.maximum(c, 0.0).astype(np.float32),
-                     negative=np.maximum(-c, 0.0).astype(np.float32),
-                     combined=c.astype(np.float32))
+    return signed_maps(grid, hw)

@@ -15,14 +15,13 @@ Faithful to the public ``ConfidenceScoreGenerator``:
 * ``kfold=10``: one fit per fold of a contiguous 10-fold split (each on the other 9 folds,
   with their own best-accuracy threshold); ``f`` is the mean of the fold sigmoids.
 
-Fits are cached in ``xssab_home()/xface_confidence.json`` as
+Fits are cached in ``xssab.kit.cache_dir()/xface_confidence.json`` as
 ``{model_name: {dataset_name: params}}``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -133,9 +132,9 @@ def pair_distances(model, dataset, batch_size: int = 64) -> tuple[np.ndarray, np
 
 
 def _cache_file():
-    from xssab.models.cache import xssab_home
+    from xssab.kit import cache_dir
 
-    return xssab_home() / "xface_confidence.json"
+    return cache_dir() / "xface_confidence.json"
 
 
 def _read_cache() -> dict:
@@ -153,7 +152,7 @@ def calibrate_confidence(model, dataset, *, kfold: int | None = None, bins: int 
     """Fit the x-face confidence for ``model`` on ``dataset`` (a PairDataset); cache it."""
     d, y = pair_distances(model, dataset)
     if y.all() or not y.any():
-        from xssab.errors import DatasetError
+        from xssab import DatasetError
 
         raise DatasetError(f"dataset {getattr(dataset, 'name', '?')!r} needs genuine AND "
                            "impostor pairs to calibrate the x-face confidence")
@@ -162,12 +161,9 @@ def calibrate_confidence(model, dataset, *, kfold: int | None = None, bins: int 
     if cache:
         data = _read_cache()
         data.setdefault(model.name, {})[conf.dataset] = conf.to_dict()
-        path = _cache_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
+        from xssab.kit import atomic_write_json
+
+        atomic_write_json(_cache_file(), data, indent=1, sort_keys=False)
     return conf
 
 

@@ -24,7 +24,7 @@ is exactly ``(combined + 1) / 2``); ``positive = max(combined, 0)``,
 Occlusion is applied to the model-input tensor of the image resized to the model input
 size (fill = the preprocessed value of a black pixel, i.e. exactly "pixel value 0"); the
 maps are computed at the model input size and resized back to each image's own size with
-:func:`xssab.explain.maps.resize_map`. Every occluded copy is embedded with ONNX Runtime
+:func:`xssab.kit.resize_map`. Every occluded copy is embedded with ONNX Runtime
 (``model.embed_input``) in large batches.
 
 ``corrected=True`` gives the corrected variant: positions cover the whole image (the last
@@ -39,8 +39,8 @@ from typing import Sequence
 
 import numpy as np
 
-from xssab.explain.base import Explanation, ImageMaps, MethodOptions, pair_lists
-from xssab.explain.maps import resize_map
+from xssab import Explanation, ImageMaps, MethodOptions
+from xssab.kit import check_pairs, gaussian_blur, l2_normalize, signed_maps
 
 
 @dataclass
@@ -99,21 +99,11 @@ def occluded_copies(x: np.ndarray, fill: np.ndarray, ys, xs, extent: int) -> np.
 
 
 def _cos_dist_matrix(e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
-    e1 = e1 / np.linalg.norm(e1, axis=1, keepdims=True)
-    e2 = e2 / np.linalg.norm(e2, axis=1, keepdims=True)
-    return 1.0 - e1 @ e2.T
+    return 1.0 - l2_normalize(e1) @ l2_normalize(e2).T
 
 
 def _cos_dist_paired(e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
-    e1 = e1 / np.linalg.norm(e1, axis=-1, keepdims=True)
-    e2 = e2 / np.linalg.norm(e2, axis=-1, keepdims=True)
-    return 1.0 - np.sum(e1 * e2, axis=-1)
-
-
-def _blur(m: np.ndarray, kernel: int, sigma: float) -> np.ndarray:
-    import cv2
-
-    return cv2.GaussianBlur(m, (kernel, kernel), sigma)
+    return 1.0 - np.sum(l2_normalize(e1) * l2_normalize(e2), axis=-1)
 
 
 def deviation_map(dev: np.ndarray, ys, xs, extent: int, hw: tuple[int, int],
@@ -153,7 +143,7 @@ class XFace:
         opt = options if options is not None else XFaceOptions()
         if opt.distance_method not in (1, 2, 3):
             raise ValueError("x-face distance_method must be 1, 2 or 3")
-        images_a, images_b = pair_lists(images_a, images_b, sides)
+        images_a, images_b = check_pairs(images_a, images_b, sides)
         n = len(images_a)
         if n == 0:
             return []
@@ -226,11 +216,11 @@ class XFace:
                 d1 = d2 = _cos_dist_paired(E1, E2)
             shape = (len(ys), len(xs))
             dev1 = ((d1 - d0) / p ** 2).reshape(shape)
-            maps_a.append(_blur(deviation_map(dev1, ys, xs, ext, (H, W), opt.corrected),
+            maps_a.append(gaussian_blur(deviation_map(dev1, ys, xs, ext, (H, W), opt.corrected),
                                 k, sigma))
             if sides == "both":
                 dev2 = ((d2 - d0) / p ** 2).reshape(shape)
-                maps_b.append(_blur(deviation_map(dev2, ys, xs, ext, (H, W),
+                maps_b.append(gaussian_blur(deviation_map(dev2, ys, xs, ext, (H, W),
                                                   opt.corrected), k, sigma))
         ma = _normalise(np.mean(maps_a, axis=0)) if maps_a else np.zeros((H, W))
         mb = None
@@ -260,7 +250,4 @@ def _normalise(m: np.ndarray) -> np.ndarray:
 
 
 def _image_maps(signed: np.ndarray, hw) -> ImageMaps:
-    c = resize_map(np.asarray(signed, np.float32), (int(hw[0]), int(hw[1])))
-    return ImageMaps(positive=np.maximum(c, 0.0).astype(np.float32),
-                     negative=np.maximum(-c, 0.0).astype(np.float32),
-                     combined=c.astype(np.float32))
+    return signed_maps(signed, hw)

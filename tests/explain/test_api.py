@@ -113,8 +113,12 @@ def test_device_must_match_the_model(onnx_path, home, faces):
     assert xssab.explain(m, faces[0], faces[1], device="cpu").a.combined.shape == (112, 112)
     with pytest.raises(xssab.XssabError, match="loaded on cpu; load it with device='cuda'"):
         xssab.explain(m, faces[0], faces[1], device="cuda")
-    with pytest.raises(xssab.XssabError, match="device must be"):
+    with pytest.raises(xssab.XssabError, match="unknown device 'tpu'"):
         xssab.explain(m, faces[0], faces[1], device="tpu")
+    # "gpu" is accepted by load_model (as "cuda"), so explain takes it too: it reaches the
+    # same "loaded on cpu" check as "cuda" instead of being rejected as unknown
+    with pytest.raises(xssab.XssabError, match="loaded on cpu; load it with device='cuda'"):
+        xssab.explain(m, faces[0], faces[1], device="gpu")
 
 
 def test_embedded_synth_model_uses_its_card_threshold(home, faces):

@@ -11,7 +11,7 @@ import torch
 
 import xssab
 from tests import graphs
-from xssab.models.model import l2_normalize
+from xssab._util import l2_normalize
 
 TOL = 1e-4
 

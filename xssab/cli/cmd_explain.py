@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._util import read_image
 from ..errors import XssabError
 
 
@@ -56,20 +57,6 @@ def parse_options(items: list[str]) -> dict:
             parsed = value
         out[key.strip()] = parsed
     return out
-
-
-def read_image(path) -> np.ndarray:
-    """uint8 RGB (H, W, 3) from an image file; one-line XssabError when unreadable."""
-    import cv2
-
-    p = Path(path)
-    if not p.is_file():
-        raise XssabError(f"cannot read image {p}: no such file")
-    buf = np.fromfile(str(p), dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
-    if img is None:
-        raise XssabError(f"cannot read image {p}: not an image file OpenCV can decode")
-    return np.ascontiguousarray(img[:, :, ::-1])
 
 
 def run(args, console) -> int:

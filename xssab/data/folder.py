@@ -25,9 +25,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 
+from .._util import decode_image as _decode
 from ..errors import DatasetError
 from .base import Pair
 
@@ -59,12 +59,7 @@ def pairs_identities(pairs: Sequence[Pair]) -> dict[str, str]:
 
 def decode_image(data: bytes | np.ndarray, what: str) -> np.ndarray:
     """Encoded image bytes -> uint8 RGB (H, W, 3); DatasetError naming ``what``."""
-    buf = np.frombuffer(bytes(data), dtype=np.uint8) if not isinstance(data, np.ndarray) \
-        else np.ascontiguousarray(data, dtype=np.uint8).ravel()
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
-    if img is None:
-        raise DatasetError(f"{what}: cannot decode the image (truncated or not an image)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return _decode(data, what, error=DatasetError)
 
 
 class FolderDataset:

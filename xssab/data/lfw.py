@@ -12,13 +12,12 @@ the folder name.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 
+from .._util import read_image
 from ..errors import DatasetError
 from .base import Pair
 from .pairs import entries_to_pairs, read_pairs
@@ -94,12 +93,7 @@ class LfwDataset:
         if not f.exists():
             raise DatasetError(f"image missing: {f} (named in {self.pairs_file}); restore the "
                                "file or fix the pairs file")
-        data = np.fromfile(f, dtype=np.uint8)
-        img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if img is None:
-            raise DatasetError(f"cannot decode image {f}: the file is truncated or not an "
-                               "image; replace it")
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        img = read_image(f, error=DatasetError)
         if self.crop is not None:
             h, w = img.shape[:2]
             ch, cw = self.crop

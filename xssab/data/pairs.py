@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .._util import atomic_write_text
 from ..errors import DatasetError
 
 
@@ -116,10 +117,7 @@ def write_pairs(path: str | os.PathLike, entries: Iterable[PairEntry]) -> None:
             lines.append(f"{e.name_a}\t{e.num_a}\t{e.num_b}")
         for e in mismatched:
             lines.append(f"{e.name_a}\t{e.num_a}\t{e.name_b}\t{e.num_b}")
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def image_key(name: str, num: int) -> str:

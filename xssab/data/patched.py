@@ -37,6 +37,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .._util import resize_image
 from ..errors import DatasetError
 from .base import Pair
 
@@ -102,11 +103,7 @@ def _positions(rs: np.random.RandomState, h: int, w: int) -> list[tuple[int, int
 
 
 def _fit(img: np.ndarray, shape) -> np.ndarray:
-    h, w = shape[:2]
-    if img.shape[:2] == (h, w):
-        return img
-    interp = cv2.INTER_AREA if img.shape[0] * img.shape[1] > h * w else cv2.INTER_LINEAR
-    return cv2.resize(img, (w, h), interpolation=interp)
+    return resize_image(img, shape[:2])
 
 
 def _paste(a: np.ndarray, src: np.ndarray, positions):

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ThresholdError, XssabError
+from ..kit import check_image, check_pairs, normalize_device
 
 
 def _model_name(model) -> str:
@@ -39,37 +40,6 @@ def resolve_threshold(model, threshold: float | None = None) -> float:
         f"or calibrate it: xssab calibrate --model {name} --dataset synth")
 
 
-def _check_image(img: Any, where: str) -> np.ndarray:
-    if not isinstance(img, np.ndarray):
-        raise XssabError(f"{where}: expected a numpy uint8 image array, got "
-                         f"{type(img).__name__}")
-    if img.dtype != np.uint8:
-        raise XssabError(f"{where}: expected dtype uint8 (0..255 RGB), got {img.dtype}; "
-                         "convert with np.clip(x, 0, 255).astype(np.uint8)")
-    ok = img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (1, 3, 4))
-    if not ok or min(img.shape[:2]) < 1:
-        raise XssabError(f"{where}: expected an image of shape (H, W, 3) RGB (or (H, W) gray, "
-                         f"(H, W, 4) RGBA), got shape {img.shape}")
-    return img
-
-
-def _as_image_list(images: Any, label: str) -> list[np.ndarray]:
-    if isinstance(images, np.ndarray):
-        if images.ndim == 4 or (images.ndim == 3 and images.shape[-1] not in (1, 3, 4)):
-            seq = list(images)  # a batch (N, H, W, C) or a batch of gray images (N, H, W)
-        else:
-            raise XssabError(f"{label}: expected a list of images or an (N, H, W, 3) array, "
-                             f"got one array of shape {images.shape}; use xssab.explain for "
-                             "one pair")
-    else:
-        try:
-            seq = list(images)
-        except TypeError:
-            raise XssabError(f"{label}: expected a list of images, got "
-                             f"{type(images).__name__}") from None
-    return [_check_image(img, f"{label}[{i}]") for i, img in enumerate(seq)]
-
-
 def _get_method(method: Any):
     if isinstance(method, str):
         from ..registry import get_explainer
@@ -85,15 +55,9 @@ def explain_pairs(model, images_a: Sequence[np.ndarray], images_b: Sequence[np.n
                   options: Any = None, device: str | None = None,
                   sides: str = "both") -> list:
     """Explain every pair ``(images_a[i], images_b[i])``; one Explanation per pair."""
-    if sides not in ("both", "a"):
-        raise XssabError(f"sides must be 'both' or 'a', got {sides!r}")
-    if device is not None and str(device).split(":")[0] not in ("cpu", "cuda"):
-        raise XssabError(f"device must be 'cpu' or 'cuda', got {device!r}")
-    list_a = _as_image_list(images_a, "images_a")
-    list_b = _as_image_list(images_b, "images_b")
-    if len(list_a) != len(list_b):
-        raise XssabError(f"explain_pairs got {len(list_a)} first images and {len(list_b)} "
-                         "second images; pass one of each per pair")
+    list_a, list_b = check_pairs(images_a, images_b, sides)
+    if device is not None:
+        device = normalize_device(device)
     impl = _get_method(method)
     reason = impl.supports(model)
     if reason:
@@ -119,7 +83,7 @@ def explain_pairs(model, images_a: Sequence[np.ndarray], images_b: Sequence[np.n
 def explain(model, image_a: np.ndarray, image_b: np.ndarray, threshold: float | None = None,
             *, method: Any = "xssab", options: Any = None, device: str | None = None):
     """Explain one pair; maps for both images (see :func:`explain_pairs`)."""
-    a = _check_image(image_a, "image_a")
-    b = _check_image(image_b, "image_b")
+    a = check_image(image_a, "image_a")
+    b = check_image(image_b, "image_b")
     return explain_pairs(model, [a], [b], threshold, method=method, options=options,
                          device=device, sides="both")[0]

@@ -81,21 +81,3 @@ class ExplanationMethod(Protocol):
     def supports(self, model: Any) -> str | None:
         """``None`` if the method works with ``model``, else a one-line reason."""
         ...
-
-
-def pair_lists(images_a: Sequence[np.ndarray], images_b: Sequence[np.ndarray],
-               sides: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The common input check of every method's ``explain_pairs``.
-
-    Returns both image sequences as lists; raises a one-line :class:`XssabError` for an
-    unknown ``sides`` value or sequences of different lengths.
-    """
-    from ..errors import XssabError
-
-    if sides not in ("both", "a"):
-        raise XssabError(f"sides must be 'both' or 'a', got {sides!r}")
-    list_a, list_b = list(images_a), list(images_b)
-    if len(list_a) != len(list_b):
-        raise XssabError(f"images_a and images_b must have the same length "
-                         f"({len(list_a)} != {len(list_b)})")
-    return list_a, list_b

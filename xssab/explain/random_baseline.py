@@ -15,7 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import Explanation, ImageMaps, MethodOptions, pair_lists
+from .._util import l2_normalize
+from ..kit import check_pairs
+from .base import Explanation, ImageMaps, MethodOptions
 
 
 @dataclass
@@ -34,9 +36,7 @@ def _noise_maps(seed: int, index: int, side: int, hw: tuple[int, int]) -> ImageM
 
 
 def _cosine(ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
-    ea = ea / np.linalg.norm(ea, axis=1, keepdims=True)
-    eb = eb / np.linalg.norm(eb, axis=1, keepdims=True)
-    return np.sum(ea * eb, axis=1)
+    return np.sum(l2_normalize(ea) * l2_normalize(eb), axis=1)
 
 
 class RandomMethod:
@@ -54,7 +54,7 @@ class RandomMethod:
                       options: Options | None = None, *, sides: str = "both",
                       device: str | None = None) -> list[Explanation]:
         opts = options or Options()
-        images_a, images_b = pair_lists(images_a, images_b, sides)
+        images_a, images_b = check_pairs(images_a, images_b, sides)
         n = len(images_a)
         if n == 0:
             return []

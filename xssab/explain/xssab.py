@@ -40,9 +40,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._util import l2_normalize
 from ..errors import XssabError
+from ..kit import resize_map
 from .base import Explanation, ImageMaps, MethodOptions
-from .maps import channel_abs_mean, resize_map
+from .maps import channel_abs_mean
 
 VJP_MODES = ("auto", "batched", "sequential")
 
@@ -96,10 +98,6 @@ def _embedding_of(out):
     return out
 
 
-def _l2(e):
-    return e / e.norm(dim=1, keepdim=True)
-
-
 def _resolve_vjp(mode: str, device_type: str) -> str:
     if mode not in VJP_MODES:
         raise XssabError(f"xssab option vjp={mode!r} is not one of {', '.join(VJP_MODES)}")
@@ -139,13 +137,13 @@ def xssab_chunk(module, xa, xb, threshold: float, *, sides: str = "both",
     with torch.enable_grad():
         if sides == "both":
             x = torch.cat([xa, xb]).detach().requires_grad_(True)
-            en = _l2(_embedding_of(module(x)))
+            en = l2_normalize(_embedding_of(module(x)))
             a_d, b_d = en[:n].detach(), en[n:].detach()
         else:
             with torch.no_grad():
-                b_d = _l2(_embedding_of(module(xb.detach())))
+                b_d = l2_normalize(_embedding_of(module(xb.detach())))
             x = xa.detach().requires_grad_(True)
-            en = _l2(_embedding_of(module(x)))
+            en = l2_normalize(_embedding_of(module(x)))
             a_d = en.detach()
         if en.shape[0] != x.shape[0]:
             raise XssabError(

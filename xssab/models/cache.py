@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from .._util import atomic_path, atomic_write_json, sha256_file
 from ..errors import WeightsMissingError, XssabError
 
 HOME_ENV = "XSSAB_HOME"
@@ -91,17 +91,6 @@ def missing_message(card) -> str:
     return msg
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch(card, *, force: bool = False, timeout: float = 60.0, progress=None) -> Path:
     """Download the card's ``url`` into the cache and verify its sha256; returns the path.
 
@@ -121,76 +110,63 @@ def fetch(card, *, force: bool = False, timeout: float = 60.0, progress=None) ->
         raise WeightsMissingError(missing_message(card) if card.how_to_obtain else
                                   f"model {card.name!r} has no download address: put the "
                                   f"file at {target}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
+    member = (card.extra or {}).get("archive_member")
+    with atomic_path(target, suffix=".part") as tmp:
+        digest = _download(card, tmp, target, timeout, progress)
+        if member:
+            _extract_member(tmp, member, target)
+            digest = sha256_file(tmp)
+        if card.sha256 and digest != card.sha256.lower():
+            raise WeightsMissingError(
+                f"downloaded file for model {card.name!r} has sha256 {digest}, expected "
+                f"{card.sha256}; not kept (source changed?). Put a verified copy at {target}")
+    return target
+
+
+def _download(card, tmp: Path, target: Path, timeout: float, progress) -> str:
+    """Stream ``card.url`` into ``tmp``; returns the sha256 of the bytes."""
     h = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp, "wb") as out:
             req = urllib.request.Request(card.url, headers={"User-Agent": "xssab"})
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 total = int(resp.headers.get("Content-Length") or 0)
                 done = 0
-                while True:
-                    block = resp.read(1 << 20)
-                    if not block:
-                        break
+                while block := resp.read(1 << 20):
                     out.write(block)
                     h.update(block)
                     done += len(block)
                     if progress is not None:
                         progress(done, total)
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        _unlink(tmp)
         reason = getattr(exc, "reason", None) or exc
         raise WeightsMissingError(
             f"cannot download model {card.name!r} from {card.url} ({reason}); offline? "
             f"put {target.name} at {target}") from None
-    except BaseException:
-        _unlink(tmp)
-        raise
-    member = (card.extra or {}).get("archive_member")
-    if member:
-        tmp = _extract_member(tmp, member, target)
-        digest = sha256_file(tmp)
-    else:
-        digest = h.hexdigest()
-    if card.sha256 and digest != card.sha256.lower():
-        _unlink(tmp)
-        raise WeightsMissingError(
-            f"downloaded file for model {card.name!r} has sha256 {digest}, expected "
-            f"{card.sha256}; not kept (source changed?). Put a verified copy at {target}")
-    os.replace(tmp, target)
-    return target
+    return h.hexdigest()
 
 
-def _extract_member(archive: str, member: str, target: Path) -> str:
-    """Extract ``member`` (matched by base name) from a zip archive next to ``target``."""
+def _extract_member(archive: Path, member: str, target: Path) -> None:
+    """Replace the zip ``archive`` by its ``member`` (matched by base name)."""
     import shutil
     import zipfile
 
+    out = archive.with_name(archive.name + ".member")
     try:
         with zipfile.ZipFile(archive) as zf:
             names = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == member]
             if not names:
                 raise WeightsMissingError(f"the downloaded archive has no {member}; put the "
                                           f"file at {target} by hand")
-            fd, out = tempfile.mkstemp(prefix=target.name + ".", suffix=".part",
-                                       dir=target.parent)
-            with os.fdopen(fd, "wb") as dst, zf.open(names[0]) as src:
+            with open(out, "wb") as dst, zf.open(names[0]) as src:
                 shutil.copyfileobj(src, dst, 1 << 20)
+        os.replace(out, archive)
     except zipfile.BadZipFile:
         raise WeightsMissingError(f"the download for {target.name} is not a zip archive; "
                                   f"put the file at {target} by hand") from None
     finally:
-        _unlink(archive)
-    return out
-
-
-def _unlink(p) -> None:
-    try:
-        os.unlink(p)
-    except OSError:
-        pass
+        if out.exists():
+            out.unlink()
 
 
 # ----------------------------------------------------------------- calibration overrides
@@ -222,27 +198,4 @@ def write_calibration(name: str, record: dict[str, Any]) -> Path:
     """Store (replace) the calibration record of ``name``; atomic write."""
     data = read_calibration()
     data[name] = dict(record)
-    return _atomic_json(calibration_path(), data)
-
-
-def remove_calibration(name: str) -> bool:
-    data = read_calibration()
-    if name not in data:
-        return False
-    del data[name]
-    _atomic_json(calibration_path(), data)
-    return True
-
-
-def _atomic_json(path: Path, data) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
-    return path
+    return atomic_write_json(calibration_path(), data)

@@ -15,7 +15,9 @@ import torch
 from ..errors import ModelLoadError, ParityError, XssabError
 from . import cache
 from .card import ModelCard
-from .model import FaceModel, _first_line, cpu_threads, l2_normalize
+from .._util import l2_normalize
+from ..kit import normalize_device
+from .model import FaceModel, _first_line, cpu_threads
 from .onnx_fix import dims, fix_graph, graph_inputs, load_onnx
 from .preprocess import probe_images
 
@@ -45,8 +47,8 @@ def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
     if unknown:
         raise XssabError(f"unknown load_model option {unknown[0]!r}; allowed: "
                          f"{', '.join(OVERRIDES)}")
-    device = _normalize_device(device)
-    ort_device = _normalize_device(ort_device) if ort_device is not None else device
+    device = normalize_device(device)
+    ort_device = normalize_device(ort_device) if ort_device is not None else device
     card, path = resolve(name_or_path)
     threshold = overrides.pop("threshold", None)
     changes = {k: v for k, v in overrides.items() if v is not None}
@@ -228,15 +230,6 @@ def _pick_output(spec, names: list[str], path, what: str) -> str:
         return str(spec)
     raise ModelLoadError(f"{path}: {what}={spec!r} is not an output of the graph; outputs: "
                          f"{', '.join(names)}")
-
-
-def _normalize_device(device) -> str:
-    d = str(device or "cpu").lower().strip()
-    if d == "gpu":
-        d = "cuda"
-    if d != "cpu" and not re.fullmatch(r"cuda(:\d+)?", d):
-        raise XssabError(f"unknown device {device!r}; use 'cpu' or 'cuda' (or 'cuda:N')")
-    return d
 
 
 def _probe_input(card: ModelCard) -> np.ndarray:

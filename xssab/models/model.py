@@ -10,6 +10,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from .._util import l2_normalize
 from ..errors import ModelLoadError
 from .card import ModelCard
 from .preprocess import as_image_list, preprocess as _preprocess
@@ -86,7 +87,7 @@ class FaceModel:
         emb = (np.concatenate(out) if out
                else np.zeros((0, self.embedding_size), np.float32))
         if normalize:
-            emb = l2_normalize(emb)
+            emb = l2_normalize(np.asarray(emb, np.float32))
         return emb
 
     def embed_input(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -153,12 +154,6 @@ class FaceModel:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
-
-
-def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    n = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(n, eps)
 
 
 class _Select(torch.nn.Module):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
-
 import cv2
 import numpy as np
 
+from .._util import resize_image as resize, to_rgb
 from ..errors import XssabError
 
 
@@ -20,35 +19,6 @@ def as_image_list(images) -> list[np.ndarray]:
         return [np.asarray(im) for im in images]
     raise XssabError(f"images must be a numpy array or a list of arrays, got "
                      f"{type(images).__name__}")
-
-
-def to_rgb(image: np.ndarray) -> np.ndarray:
-    """uint8 RGB (H, W, 3) from gray (H,W)/(H,W,1), RGB or RGBA (alpha dropped)."""
-    im = np.asarray(image)
-    if im.ndim == 2:
-        im = im[:, :, None]
-    if im.ndim != 3 or im.shape[2] not in (1, 3, 4):
-        raise XssabError(f"expected an image of shape (H, W), (H, W, 1), (H, W, 3) or "
-                         f"(H, W, 4), got {im.shape}")
-    if im.dtype != np.uint8:
-        if np.issubdtype(im.dtype, np.floating) and im.size and float(np.nanmax(im)) <= 1.0:
-            im = im * 255.0
-        im = np.clip(np.nan_to_num(im), 0, 255).astype(np.uint8)
-    if im.shape[2] == 1:
-        im = np.repeat(im, 3, axis=2)
-    elif im.shape[2] == 4:
-        im = im[:, :, :3]
-    return np.ascontiguousarray(im)
-
-
-def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize (H, W, C) to ``size`` = (H, W); INTER_AREA when shrinking, else LINEAR."""
-    h, w = size
-    if image.shape[:2] == (h, w):
-        return image
-    shrink = image.shape[0] > h or image.shape[1] > w
-    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    return cv2.resize(image, (w, h), interpolation=interp)
 
 
 def _vec(v) -> np.ndarray:

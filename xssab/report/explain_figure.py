@@ -14,27 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .._util import atomic_path, to_rgb
 from ..explain.maps import (CMAP_COMBINED, CMAP_NEGATIVE, CMAP_POSITIVE, overlay,
-                            symmetric_limits, to_rgb)
+                            symmetric_limits)
 
 
 def _atomic_savefig(fig, out: Path, dpi: int) -> None:
-    import os
-    import tempfile
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=out.suffix or ".png",
-                               dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out, suffix=out.suffix or ".png") as tmp:
         fig.savefig(tmp, dpi=dpi, format=(out.suffix.lstrip(".") or "png"))
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def explain_figure(explanation, image_a: np.ndarray, image_b: np.ndarray, out, *,

@@ -12,7 +12,7 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .results import atomic_write_bytes  # noqa: E402
+from .._util import atomic_write_bytes  # noqa: E402
 
 
 def _save(fig, path) -> Path:

@@ -14,43 +14,20 @@ import io
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .._util import atomic_write_bytes, atomic_write_text  # noqa: F401 (used by callers)
 from ..errors import XssabError
+from ..metrics.dpr import STRATEGIES
 
 RESULTS_NAME = "results.json"
 CURVES_CSV = "results.csv"
 SUMMARY_CSV = "summary.csv"
-STRATEGIES = ("best_worst", "random")
 
 
 class OutputExistsError(XssabError):
     """--out already holds a results.json and --force was not given."""
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file in the same folder, then ``os.replace`` it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _clean(obj: Any) -> Any:

@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .._util import atomic_path
 from ..data.lfw import LfwDataset
 from ..data.pairs import PairEntry, write_pairs
 from ..errors import DatasetError
@@ -46,12 +47,9 @@ IMAGES_PER_TEST_ID = 4
 
 
 def _xssab_home() -> Path:
-    try:
-        from ..models.cache import xssab_home  # written by the core area
-        return Path(xssab_home())
-    except ImportError:  # pragma: no cover - before the cache module exists
-        env = os.environ.get("XSSAB_HOME")
-        return Path(env) if env else Path.home() / ".cache" / "xssab"
+    from ..models.cache import xssab_home
+
+    return xssab_home()
 
 
 def difficulty_from_options(options: dict) -> Difficulty:
@@ -251,7 +249,6 @@ def cached_split(cache_dir, seed: int, split: str, n_ids: int, n_images: int,
         with np.load(f) as z:
             return z["images"], z["labels"], z["ids"]
     imgs, labs, ids = render_split(seed, split, n_ids, n_images, difficulty, workers=workers)
-    tmp = f.with_name(f.name + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, images=imgs, labels=labs, ids=ids)
-    os.replace(tmp, f)
+    with atomic_path(f, suffix=".npz") as tmp:
+        np.savez(tmp, images=imgs, labels=labs, ids=ids)
     return imgs, labs, ids

@@ -26,7 +26,6 @@ the card and model files copied into the model zoo.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -43,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._util import atomic_write_text, sha256_file
+from ..models.cache import xssab_home
 from .dataset import RENDER_VERSION, cached_split
 from .identities import Difficulty
 from .nets import EMBEDDING, SynthIResNet, XCosAttention, XCosNet, count_parameters, xcos_score
@@ -175,9 +176,7 @@ def write_card(path: Path, top: dict, tables: dict[str, dict]) -> None:
                 lines.append("")
                 lines.append(f"[{name}.{k}]")
                 lines += [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 class _ExportBackbone(nn.Module):
@@ -252,8 +251,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     difficulty = Difficulty(**{f.name: getattr(args, "d_" + f.name) for f in fields(Difficulty)})
-    cache = Path(args.cache) if args.cache else Path(
-        os.environ.get("XSSAB_HOME", str(Path.home() / ".cache" / "xssab"))) / "synth-train"
+    cache = Path(args.cache) if args.cache else xssab_home() / "synth-train"
 
     tr_imgs, _, tr_ids = cached_split(cache, args.data_seed, "train", args.train_ids,
                                       args.images_per_id, difficulty, workers=args.threads)
@@ -424,7 +422,7 @@ def main(argv=None) -> int:
         "parameters": count_parameters(model), "validation": val,
         "train_wall_seconds": round(train_seconds, 1), "epochs": log,
         "onnx_torch_max_abs_diff": diff,
-        "files": {f.name: {"sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+        "files": {f.name: {"sha256": sha256_file(f),
                            "bytes": f.stat().st_size} for f in files},
     }
     (out / f"{name}.json").write_text(json.dumps(provenance, indent=2))

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
 import torch
 
 import xssab
+from xssab.kit import check_pairs, signed_maps
 
 
 @dataclass
 class TemplateGradientOptions(xssab.MethodOptions):
     """No options beyond ``seed`` (the method is deterministic)."""
-
-
-def _maps(signed: np.ndarray, size: tuple[int, int]) -> xssab.ImageMaps:
-    h, w = size
-    combined = cv2.resize(signed.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    return xssab.ImageMaps(positive=np.maximum(combined, 0).astype(np.float32),
-                           negative=np.maximum(-combined, 0).astype(np.float32),
-                           combined=combined.astype(np.float32))
 
 
 class TemplateGradient:
@@ -39,12 +30,13 @@ class TemplateGradient:
 
     def explain_pairs(self, model, images_a, images_b, threshold, options=None, *,
                       sides="both", device=None):
-        if len(images_a) != len(images_b):
-            raise xssab.XssabError("images_a and images_b must have the same length")
+        images_a, images_b = check_pairs(images_a, images_b, sides)
+        if not images_a:
+            return []
         device = device or model.device
         with torch.enable_grad():
-            xa = model.input_tensor(list(images_a), device).requires_grad_(True)
-            xb = model.input_tensor(list(images_b), device).requires_grad_(sides == "both")
+            xa = model.input_tensor(images_a, device).requires_grad_(True)
+            xb = model.input_tensor(images_b, device).requires_grad_(sides == "both")
             ea, eb = model.torch_module(xa), model.torch_module(xb)
             sim = torch.nn.functional.cosine_similarity(ea, eb, dim=1)
             sim.sum().backward()
@@ -52,8 +44,8 @@ class TemplateGradient:
         gb = (xb.grad * xb).sum(1).detach().cpu().numpy() if sides == "both" else None
         out = []
         for i, s in enumerate(sim.detach().cpu().numpy().tolist()):
-            a = _maps(ga[i], np.asarray(images_a[i]).shape[:2])
-            b = _maps(gb[i], np.asarray(images_b[i]).shape[:2]) if gb is not None else None
+            a = signed_maps(ga[i], images_a[i].shape[:2])
+            b = signed_maps(gb[i], images_b[i].shape[:2]) if gb is not None else None
             out.append(xssab.Explanation(method=self.name, similarity=float(s),
                                          threshold=float(threshold),
                                          match=bool(s >= threshold), a=a, b=b,
