@@ -4,12 +4,20 @@
   (``XSSAB_NO_ENTRYPOINTS=1``) and a fresh plugin manager / registry, so installed
   third-party plugins cannot change results; ``entry_points_on`` turns them back on.
 - ``fake_plugin``: register a module/object as a plugin for one test (reset afterwards).
+- ``template_plugin``: ``plugins/template`` pip-installed (no deps) into a throwaway
+  folder once per session, put on ``sys.path`` for one test with entry points ON (the
+  development set-up does not install it, so listings show only real models).
 - ``small_iresnet_onnx``: a small IResNet exported once per session (dynamic batch).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,6 +50,31 @@ def entry_points_on(monkeypatch):
     monkeypatch.delenv(plugins.DISABLE_ENV, raising=False)
     plugins.reset()
     yield
+    plugins.reset()
+
+
+@pytest.fixture(scope="session")
+def template_site(tmp_path_factory) -> Path:
+    """A folder holding the template plugin as pip installs it (dist-info, entry point)."""
+    src = Path(__file__).resolve().parents[1] / "plugins" / "template"
+    work = tmp_path_factory.mktemp("template_install")
+    shutil.copytree(src, work / "src", ignore=shutil.ignore_patterns(
+        "build", "*.egg-info", "__pycache__", "tests"))
+    site = work / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                           "--disable-pip-version-check", "--target", str(site),
+                           str(work / "src")], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"pip install plugins/template failed:\n{proc.stderr[-2000:]}")
+    return site
+
+
+@pytest.fixture
+def template_plugin(template_site, monkeypatch, entry_points_on):
+    monkeypatch.syspath_prepend(str(template_site))
+    importlib.invalidate_caches()
+    plugins.reset()
+    yield template_site
     plugins.reset()
 
 

@@ -61,13 +61,13 @@ def test_models_fetch_downloads_and_verifies(tmp_path, xssab_home, fake_plugin):
     assert (xssab_home / "models" / "dl.onnx").read_bytes() == src.read_bytes()
 
 
-def test_template_model_usable_from_cli(entry_points_on):
+def test_template_model_usable_from_cli(template_plugin):
     rc, out = run(["models"])
     line = next(ln for ln in out.splitlines() if "template-tiny" in ln)
     assert "template" in line and "yes" in line
 
 
-def test_template_model_explained_from_cli(entry_points_on, tmp_path):
+def test_template_model_explained_from_cli(template_plugin, tmp_path):
     """The template plugin's model and method work end to end through `xssab explain`."""
     import cv2
     import numpy as np

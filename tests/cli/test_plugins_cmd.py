@@ -38,7 +38,7 @@ def test_plugins_reports_failures(fake_plugin):
     assert "dataset hook exploded" in out
 
 
-def test_plugins_shows_template_entry_point(entry_points_on):
+def test_plugins_shows_template_entry_point(template_plugin):
     rc, out = run(["plugins"])
     line = next(ln for ln in out.splitlines() if ln.strip("│ ").startswith("template"))
     assert "0.1.0" in line and "entry point" in line and "register_explainers" in line
