@@ -287,7 +287,7 @@ def main(argv=None) -> int:
             elif w == "synth":
                 from xssab.models import cache
 
-                for name, card in sorted(xssab.list_models().items()):
+                for name, card in sorted((n, xssab.get_card(n)) for n in xssab.list_models()):
                     if name.startswith("synth") and cache.find_weights(card) is not None:
                         targets.append((name, name))
                 if not any(n.startswith("synth") for n, _ in targets):

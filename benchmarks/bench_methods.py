@@ -65,7 +65,7 @@ def synth_models() -> list[str]:
     import xssab
 
     names = []
-    for name, card in sorted(xssab.list_models().items()):
+    for name, card in sorted((n, xssab.get_card(n)) for n in xssab.list_models()):
         if not name.startswith("synth"):
             continue
         try:

@@ -33,7 +33,7 @@ def test_minimal_plugin_from_interface_md_works_as_written(fake_plugin):
                                  channel_order="bgr", threshold=0.3))
 
     fake_plugin(_module("my_plugin", register_models=register_models), "my_plugin")
-    card = xssab.list_models()["my-model"]
+    card = xssab.get_card("my-model")
     assert card.channel_order == "bgr" and card.threshold == 0.3
     assert card.plugin == "my_plugin"
     with pytest.raises(xssab.WeightsMissingError, match="/models/my.onnx"):
@@ -64,7 +64,7 @@ def test_duplicate_names_keep_the_first_and_report(fake_plugin):
         register(xssab.ModelCard(name="arcface", path="/elsewhere.onnx"))
 
     fake_plugin(_module("dup_plugin", register_models=register_models), "dup_plugin")
-    assert xssab.list_models()["arcface"].path is None  # the built-in card stays
+    assert xssab.get_card("arcface").path is None  # the built-in card stays
     assert any(f.name == "dup_plugin" and "already registered" in f.error
                for f in plugins.failures())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 import pluggy
+import pytest
 
 import xssab
 
@@ -13,9 +14,57 @@ def test_all_names_exist():
     for name in xssab.__all__:
         assert hasattr(xssab, name), name
     for name in ("load_model", "explain", "explain_pairs", "ModelCard", "hookimpl",
-                 "list_models", "list_methods", "get_dataset", "XssabError",
+                 "list_models", "list_methods", "list_datasets", "get_card", "get_method",
+                 "get_dataset", "FaceModel", "DatasetEntry", "XssabError",
                  "ModelLoadError", "ParityError", "WeightsMissingError"):
         assert name in xssab.__all__
+
+
+def test_load_model_signature_is_real():
+    """device, ort_device and check_parity are named parameters, not hidden in **kw."""
+    sig = inspect.signature(xssab.load_model)
+    assert sig.parameters["device"].default == "cpu"
+    assert sig.parameters["ort_device"].default is None
+    assert sig.parameters["check_parity"].default is True
+    assert sig.parameters["device"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert sig.return_annotation in ("FaceModel", xssab.FaceModel)
+
+
+def test_face_model_is_what_load_model_returns(small_iresnet_onnx):
+    m = xssab.load_model(str(small_iresnet_onnx), threshold=0.3)
+    assert isinstance(m, xssab.FaceModel)
+
+
+def test_listings_return_names_and_get_returns_objects():
+    models, methods, datasets = xssab.list_models(), xssab.list_methods(), xssab.list_datasets()
+    assert all(isinstance(n, str) for n in models + methods + datasets)
+    assert models == sorted(models) and "synth-arcface" in models
+    assert {"xssab", "random"} <= set(methods) and {"synth", "lfw"} <= set(datasets)
+    assert xssab.get_card("synth-arcface").name == "synth-arcface"
+    assert xssab.get_method("xssab").name == "xssab"
+    with pytest.raises(xssab.UnknownNameError, match="xssab"):
+        xssab.get_method("xsab")
+
+
+def test_kit_and_testing_are_public():
+    import xssab.kit
+    import xssab.testing
+
+    for name in xssab.kit.__all__:
+        assert hasattr(xssab.kit, name), name
+    assert callable(xssab.testing.check_method)
+    assert "check_pairs" in xssab.kit.__all__ and "signed_maps" in xssab.kit.__all__
+
+
+def test_py_typed_is_package_data():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(xssab.__file__).resolve().parent
+    assert (root / "py.typed").is_file()
+    with open(root.parent / "pyproject.toml", "rb") as fh:
+        data = tomllib.load(fh)["tool"]["setuptools"]["package-data"]
+    assert "py.typed" in data["xssab"]
 
 
 def test_error_hierarchy():

@@ -9,7 +9,9 @@ Public API (everything else is private and may change)::
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import PackageNotFoundError, version as _version
+from typing import TYPE_CHECKING, Any
 
 from .data.base import Pair, PairDataset
 from .errors import (
@@ -24,6 +26,19 @@ from .errors import (
 from .explain.base import Explanation, ExplanationMethod, ImageMaps, MethodOptions
 from .hookspecs import hookimpl
 from .models.card import ModelCard
+from .registry import DatasetEntry
+
+if TYPE_CHECKING:  # imported lazily below: it pulls in torch
+    from .models.model import FaceModel
+
+
+def __getattr__(name: str):
+    if name == "FaceModel":
+        from .models.model import FaceModel
+
+        return FaceModel
+    raise AttributeError(f"module 'xssab' has no attribute {name!r}")
+
 
 try:
     __version__ = _version("xssab")
@@ -31,15 +46,28 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 
-def load_model(name_or_path, **overrides):
-    """Load a model by zoo name or ONNX path; see :func:`xssab.models.loader.load_model`."""
+def load_model(name_or_path: str | os.PathLike | ModelCard, *, device: str = "cpu",
+               check_parity: bool = True, ort_device: str | None = None,
+               **overrides: Any) -> FaceModel:
+    """Load a model-zoo name, a :class:`ModelCard` or a local ONNX file.
+
+    ``device``: where the torch import runs (``"cpu"``, ``"cuda"``, ``"cuda:N"``; ``"gpu"``
+    means ``"cuda"``). ``ort_device``: where ONNX Runtime runs (default: ``device``).
+    ``check_parity``: compare ONNX Runtime and torch on a probe batch (ParityError if they
+    disagree). ``overrides`` correct or complete the card: ``channel_order``, ``mean``,
+    ``std``, ``input_size``, ``threshold``, ``embedding_output``, ``feature_output``,
+    ``name`` (an unknown key is an XssabError listing the allowed ones).
+    """
     from .models.loader import load_model as _load
 
-    return _load(name_or_path, **overrides)
+    return _load(name_or_path, device=device, check_parity=check_parity,
+                 ort_device=ort_device, **overrides)
 
 
-def explain(model, image_a, image_b, threshold=None, *, method="xssab", options=None,
-            device=None):
+def explain(model: FaceModel, image_a, image_b, threshold: float | None = None, *,
+            method: str | ExplanationMethod = "xssab",
+            options: MethodOptions | dict | None = None,
+            device: str | None = None) -> Explanation:
     """Explain one pair; returns an :class:`Explanation` with maps for both images."""
     from .explain.api import explain as _explain
 
@@ -47,8 +75,10 @@ def explain(model, image_a, image_b, threshold=None, *, method="xssab", options=
                     options=options, device=device)
 
 
-def explain_pairs(model, images_a, images_b, threshold=None, *, method="xssab",
-                  options=None, device=None, sides="both"):
+def explain_pairs(model: FaceModel, images_a, images_b, threshold: float | None = None, *,
+                  method: str | ExplanationMethod = "xssab",
+                  options: MethodOptions | dict | None = None, device: str | None = None,
+                  sides: str = "both") -> list[Explanation]:
     """Explain many pairs at once; one :class:`Explanation` per pair."""
     from .explain.api import explain_pairs as _explain_pairs
 
@@ -56,31 +86,54 @@ def explain_pairs(model, images_a, images_b, threshold=None, *, method="xssab",
                           options=options, device=device, sides=sides)
 
 
-def get_dataset(name, path=None, **options):
+def get_dataset(name: str, path=None, **options: Any) -> PairDataset:
     """A registered pair dataset by name (``synth``, ``lfw``, ``bin``, ``folder``...)."""
     from .registry import get_dataset as _get
 
     return _get(name, path=path, **options)
 
 
-def list_models():
-    """Registered model cards by name."""
+def list_models() -> list[str]:
+    """Names of the registered model cards, sorted (objects: :func:`get_card`)."""
     from .registry import model_cards
 
-    return model_cards()
+    return sorted(model_cards())
 
 
-def list_methods():
-    """Registered explanation methods by name."""
+def list_methods() -> list[str]:
+    """Names of the registered explanation methods, sorted (objects: :func:`get_method`)."""
     from .registry import explainers
 
-    return explainers()
+    return sorted(explainers())
+
+
+def list_datasets() -> list[str]:
+    """Names of the registered pair datasets, sorted (load one: :func:`get_dataset`)."""
+    from .registry import datasets
+
+    return sorted(datasets())
+
+
+def get_card(name: str) -> ModelCard:
+    """A copy of the model card registered as ``name`` (UnknownNameError with hints)."""
+    from .registry import get_card as _get
+
+    return _get(name)
+
+
+def get_method(name: str) -> ExplanationMethod:
+    """The explanation method registered as ``name`` (UnknownNameError with hints)."""
+    from .registry import get_explainer
+
+    return get_explainer(name)
 
 
 __all__ = [
+    "DatasetEntry",
     "DatasetError",
     "Explanation",
     "ExplanationMethod",
+    "FaceModel",
     "ImageMaps",
     "MethodOptions",
     "ModelCard",
@@ -95,8 +148,11 @@ __all__ = [
     "__version__",
     "explain",
     "explain_pairs",
+    "get_card",
     "get_dataset",
+    "get_method",
     "hookimpl",
+    "list_datasets",
     "list_methods",
     "list_models",
     "load_model",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .hookspecs import hookimpl
+from .registry import DatasetEntry
 
 
 def _lazy(module: str, cls: str, sized: bool = False):
@@ -21,11 +22,11 @@ def _lazy(module: str, cls: str, sized: bool = False):
 
 @hookimpl
 def register_datasets(register):
-    register("synth", _lazy("xssab.synth.dataset", "SynthDataset", sized=True),
-             description="embedded SynthFace benchmark (rendered offline; the default)")
-    register("lfw", _lazy("xssab.data.lfw", "LfwDataset"),
-             description="folder of identities plus pairs.txt (LFW layout)")
-    register("bin", _lazy("xssab.data.binfile", "BinDataset"),
-             description="InsightFace .bin verification file (restricted unpickler)")
-    register("folder", _lazy("xssab.data.folder", "FolderDataset"),
-             description="numbered aligned crops plus a pair list 'i.jpg j.jpg 1|-1'")
+    register(DatasetEntry("synth", _lazy("xssab.synth.dataset", "SynthDataset", sized=True),
+                          "embedded SynthFace benchmark (rendered offline; the default)"))
+    register(DatasetEntry("lfw", _lazy("xssab.data.lfw", "LfwDataset"),
+                          "folder of identities plus pairs.txt (LFW layout)"))
+    register(DatasetEntry("bin", _lazy("xssab.data.binfile", "BinDataset"),
+                          "InsightFace .bin verification file (restricted unpickler)"))
+    register(DatasetEntry("folder", _lazy("xssab.data.folder", "FolderDataset"),
+                          "numbered aligned crops plus a pair list 'i.jpg j.jpg 1|-1'"))

@@ -42,6 +42,7 @@ def register_comparators(register):
 def register_datasets(register):
     """Register pair datasets.
 
-    Call ``register(name, factory, description="")``; ``factory(path=None, **options)``
-    returns an :class:`xssab.PairDataset`.
+    Call ``register(xssab.DatasetEntry(name, factory, description))``;
+    ``factory(path=None, **options)`` returns an :class:`xssab.PairDataset`. (The old form
+    ``register(name, factory, description=...)`` still works, with a DeprecationWarning.)
     """

@@ -116,15 +116,23 @@ def get_plugin_manager() -> pluggy.PluginManager:
     return _state.pm
 
 
+#: called by :func:`reset` (the registry adds its cache clearing here: no import back)
+_reset_callbacks: list = []
+
+
+def on_reset(fn) -> None:
+    """Call ``fn()`` whenever :func:`reset` runs."""
+    _reset_callbacks.append(fn)
+
+
 def reset() -> None:
     """Forget the plugin manager and the registries built from it (tests, reloading)."""
-    from . import registry
-
     _state.pm = None
     _state.failures.clear()
     _state.reported.clear()
     _state.versions.clear()
-    registry._clear()
+    for fn in _reset_callbacks:
+        fn()
 
 
 def failures() -> list[PluginFailure]:

@@ -105,7 +105,7 @@ def test_random_method_seeded_per_pair(onnx_path, home, faces):
 def test_registered_and_public(home):
     methods = xssab.list_methods()
     assert "xssab" in methods and "random" in methods
-    assert methods["xssab"].supports(object()) is not None
+    assert xssab.get_method("xssab").supports(object()) is not None
 
 
 def test_device_must_match_the_model(onnx_path, home, faces):

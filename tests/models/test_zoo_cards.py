@@ -13,7 +13,7 @@ PUBLISHED = {"arcface": "rgb", "arcface-r100": "rgb", "arcface-mbf": "rgb",
 
 
 def test_published_cards_registered_with_facts():
-    cards = xssab.list_models()
+    cards = {n: xssab.get_card(n) for n in xssab.list_models()}
     for name, order in PUBLISHED.items():
         c = cards[name]
         assert c.channel_order == order, name

@@ -226,7 +226,8 @@ def test_calibration_is_cached_and_reported(model, tmp_path, monkeypatch):
 class _DatasetPlugin:
     @xssab.hookimpl
     def register_datasets(self, register):
-        register("tinypairs", lambda path=None, **kw: _PairSet(), description="test pairs")
+        register(xssab.DatasetEntry("tinypairs", lambda path=None, **kw: _PairSet(),
+                                    "test pairs"))
 
 
 def test_calibration_dataset_option_fits_once_then_reads_the_cache(model, tmp_path,
