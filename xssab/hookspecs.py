@@ -1,7 +1,9 @@
 """Plugin hook specifications.
 
-Every hook receives a ``register`` callback. Built-in models, methods, comparators and
-datasets go through exactly these hooks, like third-party plugins do.
+The registration hooks receive a ``register`` callback taking ONE object with a ``name``.
+Built-in models, methods, comparators and datasets go through exactly these hooks, like
+third-party plugins do. ``register_commands`` receives the command line's argparse
+sub-parsers instead (like llm's ``register_commands`` receives its click group).
 """
 
 from __future__ import annotations
@@ -45,4 +47,20 @@ def register_datasets(register):
     Call ``register(xssab.DatasetEntry(name, factory, description))``;
     ``factory(path=None, **options)`` returns an :class:`xssab.PairDataset`. (The old form
     ``register(name, factory, description=...)`` still works, with a DeprecationWarning.)
+    """
+
+
+@hookspec
+def register_commands(subparsers):
+    """Add subcommands to the ``xssab`` command line.
+
+    ``subparsers`` is the ``argparse`` sub-parser action of ``xssab``::
+
+        p = subparsers.add_parser("my-command", help="one line for `xssab --help`")
+        p.add_argument("--model", required=True)
+        p.set_defaults(func=run)     # run(args, console) -> exit code
+
+    ``console`` is a ``rich.console.Console``. Raise :class:`xssab.XssabError` for a user
+    error: the command line prints it as one ``error:`` line and exits 2. A name that is
+    already taken (or a hook that raises) is reported once as a plugin failure.
     """

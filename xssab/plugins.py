@@ -140,15 +140,19 @@ def failures() -> list[PluginFailure]:
     return list(_state.failures)
 
 
-def call_hook(hook_name: str, register) -> None:
-    """Call ``hook_name`` on every plugin, one at a time, isolating failures."""
+def call_hook(hook_name: str, register=None, **kwargs) -> None:
+    """Call ``hook_name`` on every plugin, one at a time, isolating failures.
+
+    Registration hooks get ``register``; other hooks get ``kwargs`` (their arguments)."""
+    if register is not None:
+        kwargs["register"] = register
     pm = get_plugin_manager()
     hook = getattr(pm.hook, hook_name)
     for impl in hook.get_hookimpls():
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
         _state.current = name
         try:
-            impl.function(register=register)
+            impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
         except Exception as exc:
             _record_failure(name, hook_name, exc)
         finally:

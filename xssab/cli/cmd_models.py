@@ -17,6 +17,9 @@ def add_parser(sub):
                    help="list (default) or fetch")
     p.add_argument("name", nargs="?", help="model name (for fetch)")
     p.add_argument("--force", action="store_true", help="fetch: download again")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="list: also the plugin, the weights' path, the full preprocessing "
+                   "and where each threshold comes from (a wide table)")
     return p
 
 
@@ -26,36 +29,56 @@ def run(args, console) -> int:
     if args.name:
         raise XssabError(f"unexpected argument {args.name!r}; did you mean "
                          f"`xssab models fetch {args.name}`?")
-    return _list(console)
+    return _list(console, verbose=args.verbose)
 
 
-def _list(console) -> int:
+def _list(console, verbose: bool = False) -> int:
     from ..models import cache
     from ..registry import model_cards, plugin_of
 
     cards = model_cards()
     calib = cache.read_calibration()
-    table = Table(title=f"models (cache: {cache.models_dir()})", show_lines=False)
+    table = Table(title=f"models (cache: {cache.models_dir()})", show_lines=False,
+                  title_justify="left")
     table.add_column("name", no_wrap=True)
-    for col in ("plugin", "weights", "preprocessing", "dim", "threshold", "licence"):
-        table.add_column(col, overflow="fold")
+    if verbose:
+        for col in ("plugin", "weights", "preprocessing", "dim", "threshold", "licence"):
+            table.add_column(col, overflow="fold")
+    else:
+        table.add_column("weights", no_wrap=True)
+        table.add_column("input", no_wrap=True)
+        table.add_column("dim", no_wrap=True, justify="right")
+        table.add_column("threshold", no_wrap=True)
+        table.add_column("licence", overflow="ellipsis", no_wrap=True, max_width=18)
     for name in sorted(cards):
         card = cards[name]
         found = cache.find_weights(card)
-        weights = f"[green]yes[/] {found}" if found else "[red]missing[/]"
-        thr = "-" if card.threshold is None else f"{card.threshold:g}"
+        thr = "-" if card.threshold is None else (
+            f"{card.threshold:g}" if verbose else f"{card.threshold:.4f}")
         rec = calib.get(name) if isinstance(calib.get(name), dict) else None
         if rec and rec.get("threshold") is not None:
-            thr = f"{float(rec['threshold']):.4g} [cyan](calibrated" + (
-                f" on {rec['dataset']}" if rec.get("dataset") else "") + ")[/]"
-        elif card.threshold is not None and card.threshold_dataset:
+            thr = f"{float(rec['threshold']):.4g} [cyan]calibrated[/]" + (
+                f" [cyan]({rec['dataset']})[/]" if verbose and rec.get("dataset") else "")
+        elif verbose and card.threshold is not None and card.threshold_dataset:
             thr += f" ({card.threshold_dataset})"
-        plugin = card.plugin or plugin_of("models", name) or "-"
-        table.add_row(name, plugin, weights, card.preprocessing_summary(),
-                      str(card.embedding_size), thr, _short(card.licence))
+        if verbose:
+            weights = f"[green]yes[/] {found}" if found else "[red]missing[/]"
+            plugin = card.plugin or plugin_of("models", name) or "-"
+            table.add_row(name, plugin, weights, card.preprocessing_summary(),
+                          str(card.embedding_size), thr, _short(card.licence))
+        else:
+            weights = "[green]yes[/]" if found else "[red]missing[/]"
+            h, w = card.input_size
+            size = f"{w}" if w == h else f"{w}x{h}"
+            table.add_row(name, weights, f"{size} {card.channel_order.upper()}",
+                          str(card.embedding_size), thr, _short(card.licence))
     console.print(table)
     if not cards:
         console.print("no models registered")
+    elif not verbose:
+        console.print("[dim]`xssab models -v`: plugin, weights path, full preprocessing and "
+                      "threshold sources; `xssab models fetch NAME` downloads weights[/]",
+                      highlight=False)
     return 0
 
 

@@ -1,8 +1,10 @@
 """The ``xssab`` command: thin argparse front end over subcommand modules.
 
 Each subcommand lives in ``xssab/cli/cmd_<name>.py`` and provides
-``add_parser(subparsers)`` (returns the parser) and ``run(args, console) -> int``.
-One rich Console is injected so tests can read the output.
+``add_parser(subparsers)`` (returns the parser) and ``run(args, console) -> int``; plugins
+add theirs through the ``register_commands`` hook (``set_defaults(func=run)``). One rich
+Console is injected so tests can read the output. :func:`run_cli` is the one
+parse -> run -> exit-code shell (also used by ``xssab-bench``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from rich.markup import escape as rich_escape
 
 from ..errors import XssabError
 
-SUBCOMMANDS = ("models", "plugins", "explain", "calibrate", "bench")
+SUBCOMMANDS = ("models", "methods", "plugins", "explain", "calibrate", "bench")
 #: subcommands whose module is not named cmd_<name>
 _MODULES = {"bench": ".bench"}
 
@@ -41,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         p = mod.add_parser(sub)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(func=mod.run)
+    from ..plugins import call_hook
+
+    call_hook("register_commands", subparsers=sub)
     return parser
 
 
@@ -60,10 +65,11 @@ def run_guarded(fn, console: Console, err_console: Console | None = None) -> int
         return 130
 
 
-def main(argv: list[str] | None = None, console: Console | None = None) -> int:
-    console = console or Console()
+def run_cli(parser: argparse.ArgumentParser, argv: list[str] | None, console: Console,
+            run=None) -> int:
+    """Parse ``argv`` and run: ``run(args, console)``, else the ``func`` set by the
+    subcommand. Usage errors and XssabError: one line, exit 2; help/version: exit 0."""
     err_console = console if console.file is not sys.stdout else Console(stderr=True)
-    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -71,10 +77,16 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             err_console.print(exc.code, highlight=False, markup=False, soft_wrap=True)
             return 2
         return int(exc.code or 0)
-    if not getattr(args, "_run", None):
+    fn = run or getattr(args, "func", None)
+    if fn is None:
         parser.print_help()
         return 2
-    return run_guarded(lambda: args._run(args, console), console, err_console)
+    return run_guarded(lambda: fn(args, console), console, err_console)
+
+
+def main(argv: list[str] | None = None, console: Console | None = None) -> int:
+    console = console or Console()
+    return run_cli(build_parser(), argv, console)
 
 
 def entry() -> None:  # pragma: no cover - console script wrapper
