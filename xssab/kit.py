@@ -18,14 +18,17 @@ Everything a method's ``explain_pairs`` usually needs besides the model::
   rule: pixel-area averaging when no axis grows, bilinear otherwise).
 * :func:`signed_maps` — one signed map (high = similar) -> :class:`~xssab.ImageMaps`
   (``positive = max(c, 0)``, ``negative = max(-c, 0)``, ``combined = c``) at an image's size.
+* :func:`resolve_threshold` — explicit threshold > the model's > a one-line ThresholdError.
 * :func:`gaussian_blur`, :func:`l2_normalize`, :func:`to_rgb`, :func:`read_image`,
-  :func:`normalize_device`, :func:`cache_dir`, :func:`atomic_write_json`.
+  :func:`normalize_device`, :func:`model_name`, :func:`cache_dir`,
+  :func:`atomic_write_json`.
 
 See also :func:`xssab.testing.check_method`, the conformance suite for a method.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -143,6 +146,34 @@ def normalize_device(device: Any) -> str:
     return d
 
 
+def model_name(model: Any) -> str:
+    """A model's name for messages (its ``name``, else its ``path``, else ``"model"``)."""
+    return str(getattr(model, "name", None) or getattr(model, "path", None) or "model")
+
+
+def resolve_threshold(model: Any, threshold: float | None = None) -> float:
+    """The decision threshold to use: an explicit ``threshold`` > ``model.threshold`` (the
+    model resolves its explicit override, calibrated override and card) > a one-line
+    :class:`~xssab.ThresholdError` saying how to get one."""
+    from .errors import ThresholdError
+
+    if threshold is not None:
+        try:
+            t = float(threshold)
+        except (TypeError, ValueError):
+            raise XssabError(f"threshold must be a number, got {threshold!r}") from None
+        if not math.isfinite(t):
+            raise XssabError(f"threshold must be a finite number, got {threshold!r}")
+        return t
+    t = getattr(model, "threshold", None)
+    if t is not None:
+        return float(t)
+    name = model_name(model)
+    raise ThresholdError(
+        f"model {name!r} has no decision threshold: pass one (threshold=T, or --threshold T) "
+        f"or calibrate it: xssab calibrate --model {name} --dataset synth")
+
+
 def cache_dir() -> Path:
     """The user's xssab folder (``$XSSAB_HOME``, default ``~/.cache/xssab``) for a plugin's
     own cached files."""
@@ -152,5 +183,5 @@ def cache_dir() -> Path:
 
 
 __all__ = ["SIDES", "atomic_write_json", "cache_dir", "check_image", "check_pairs", "chunks",
-           "gaussian_blur", "image_list", "l2_normalize", "normalize_device", "read_image",
-           "resize_map", "signed_maps", "to_rgb"]
+           "gaussian_blur", "image_list", "l2_normalize", "model_name", "normalize_device",
+           "read_image", "resize_map", "resolve_threshold", "signed_maps", "to_rgb"]

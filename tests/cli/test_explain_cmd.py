@@ -46,6 +46,8 @@ def test_explain_prints_and_writes_figure(assets, tmp_path, monkeypatch):
     assert f"similarity {res.similarity:.4f}" in text
     assert "threshold  0.3000 (given)" in text
     assert ("NO MATCH" in text) == (not res.match)
+    assert f"figure     {out}" in text
+    assert "passes" not in text  # internals only with -v
     fig = cv2.imread(str(out))
     assert fig is not None and fig.shape[0] > 200 and fig.shape[1] > 800
     assert fig.std() > 10  # not blank
@@ -59,7 +61,8 @@ def test_explain_other_method_and_card_threshold(assets, tmp_path, monkeypatch):
     cache.write_calibration("cli", {"threshold": 0.2, "dataset": "synth"})
     code, text = _run(["explain", str(a), str(b), "--model", str(model), "--method", "random"])
     assert code == 0, text
-    assert "method     random" in text and "threshold  0.2000 (calibrated)" in text
+    assert "method     random" in text and "threshold  0.2000 (calibrated locally)" in text
+    assert "figure     none" in text
 
 
 def test_explain_errors_are_one_line(assets, tmp_path, monkeypatch):
@@ -99,8 +102,10 @@ def test_explain_options_and_model_overrides(assets, tmp_path, monkeypatch):
                       "-O", "nonsense"])
     assert code == 2 and "KEY=VALUE" in bad
     code, bad = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
-                      "-O", "no_such_option=1"])
-    assert code == 2 and "bad options" in bad and "Traceback" not in bad
+                      "-O", "no_such_option=1", "-O", "chunksize=4"])
+    assert code == 2 and "Traceback" not in bad
+    assert "unknown options 'no_such_option', 'chunksize' (did you mean chunk_size?)" in bad
+    assert "valid keys: seed, chunk_size, vjp, deterministic" in bad
     code, bad = _run(["explain", str(a), str(b), "--model", str(model), "--method", "nope"])
     assert code == 2 and "unknown explanation method" in bad
 
@@ -113,7 +118,7 @@ def test_explain_prints_scalar_extras_of_the_method(assets, tmp_path, monkeypatc
     assert parse_options(["seed=3", "patch_sizes=7,14", "name=abc", "flag=True"]) == {
         "seed": 3, "patch_sizes": (7, 14), "name": "abc", "flag": True}
     code, text = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
-                       "--method", "xface", "-O", "patch_sizes=28,", "-O", "stride=7"])
+                       "--method", "xface", "-O", "patch_sizes=28,", "-O", "stride=7", "-v"])
     assert code == 0, text
     m = xssab.load_model(str(model))
     img_a = cv2.imread(str(a))[..., ::-1].copy()

@@ -129,3 +129,13 @@ def test_embedded_synth_model_uses_its_card_threshold(home, faces):
     assert res.a.combined.shape == (112, 112) and np.isfinite(res.b.combined).all()
     emb = m.embed(faces[:2], normalize=True)
     assert abs(float(emb[0] @ emb[1]) - res.similarity) < 1e-4  # ORT vs torch import
+
+
+def test_explanation_repr_is_one_line_without_arrays():
+    maps = xssab.ImageMaps(*(np.zeros((97, 83), np.float32) for _ in range(3)))
+    e = xssab.Explanation("xssab", 0.51234, 0.3, True, maps, None, forward_passes=2,
+                          backward_passes=2, extras={"big": np.zeros(1000)})
+    text = repr(e)
+    assert "\n" not in text and len(text) < 160 and "array" not in text
+    assert text == ("Explanation(method='xssab', similarity=0.5123, threshold=0.3000, "
+                    "match=True, a=97x83, b=None, passes=2f+2b)")

@@ -14,6 +14,14 @@ from .._util import read_image
 from ..errors import XssabError
 
 
+#: where a threshold came from, in words
+THRESHOLD_SOURCES = {"override": "load-time override", "calibrated": "calibrated locally",
+                     "card": "model card"}
+#: method extras a user reads without -v (key, label)
+USER_EXTRAS = (("confidence", "confidence"), ("variant", "variant"), ("xcos", "xcos score"),
+               ("xcos_match", "xcos match"))
+
+
 def add_parser(sub):
     p = sub.add_parser(
         "explain", help="explain one pair of face images (xSSAB by default)",
@@ -30,6 +38,8 @@ def add_parser(sub):
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="where to run the model (default cpu)")
     p.add_argument("--out", "-o", default=None, help="figure file to write (png, pdf, svg)")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also print the model evaluations and the method's internals")
     p.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
                    help="method option, repeatable (e.g. -O seed=1, -O patch_sizes=7,14, "
                    "-O calibration_dataset=synth for the x-face confidence)")
@@ -85,19 +95,29 @@ def run(args, console) -> int:
     console.print(f"model      {model.name}")
     console.print(f"method     {res.method}")
     console.print(f"similarity {res.similarity:.4f}")
-    console.print(f"threshold  {res.threshold:.4f} ({source})")
+    console.print(f"threshold  {res.threshold:.4f} ({THRESHOLD_SOURCES.get(source, source)})")
     console.print(f"decision   {decision}")
-    console.print(f"passes     {res.forward_passes} forward, {res.backward_passes} backward")
-    scalars = {k: v for k, v in sorted(res.extras.items())
-               if isinstance(v, (str, bool, int, float, np.floating, np.integer))}
-    width = max([10, *(len(k) for k in scalars)])
-    for key, value in scalars.items():
-        shown = f"{value:.4f}" if isinstance(value, (float, np.floating)) else value
-        console.print(f"{key:<{width}} {shown}", highlight=False)
+    for key, label in USER_EXTRAS:
+        if key in res.extras:
+            value = res.extras[key]
+            shown = f"{value:.4f}" if isinstance(value, (float, np.floating)) else value
+            console.print(f"{label:<10} {shown}", highlight=False)
+    if args.verbose:
+        console.print(f"passes     {res.forward_passes} forward, {res.backward_passes} "
+                      "backward")
+        scalars = {k: v for k, v in sorted(res.extras.items())
+                   if isinstance(v, (str, bool, int, float, np.floating, np.integer))}
+        width = max([10, *(len(k) for k in scalars)])
+        for key, value in scalars.items():
+            shown = f"{value:.4f}" if isinstance(value, (float, np.floating)) else value
+            console.print(f"{key:<{width}} {shown}", highlight=False)
     if args.out is not None:
         from ..report.explain_figure import explain_figure
 
         out = explain_figure(res, img_a, img_b, args.out, model_name=model.name,
                              labels=(Path(args.image_a).name, Path(args.image_b).name))
         console.print(f"figure     {out}")
+    else:
+        console.print("[dim]figure     none (write one with --out FILE.png; internals "
+                      "with -v)[/]", highlight=False)
     return 0

@@ -7,37 +7,15 @@ default. Images are uint8 arrays: RGB (H, W, 3), or gray (H, W) / (H, W, 1), or 
 
 from __future__ import annotations
 
-import math
+import dataclasses
+import difflib
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ThresholdError, XssabError
-from ..kit import check_image, check_pairs, normalize_device
-
-
-def _model_name(model) -> str:
-    return str(getattr(model, "name", None) or getattr(model, "path", None) or "model")
-
-
-def resolve_threshold(model, threshold: float | None = None) -> float:
-    """Explicit ``threshold`` > ``model.threshold`` (explicit override, calibrated override,
-    card: the model resolves these) > :class:`ThresholdError` saying how to get one."""
-    if threshold is not None:
-        try:
-            t = float(threshold)
-        except (TypeError, ValueError):
-            raise XssabError(f"threshold must be a number, got {threshold!r}") from None
-        if not math.isfinite(t):
-            raise XssabError(f"threshold must be a finite number, got {threshold!r}")
-        return t
-    t = getattr(model, "threshold", None)
-    if t is not None:
-        return float(t)
-    name = _model_name(model)
-    raise ThresholdError(
-        f"model {name!r} has no decision threshold: pass one (threshold=T, or --threshold T) "
-        f"or calibrate it: xssab calibrate --model {name} --dataset synth")
+from ..errors import XssabError
+from ..kit import (check_image, check_pairs, model_name as _model_name,  # noqa: F401
+                   normalize_device, resolve_threshold)
 
 
 def _get_method(method: Any):
@@ -48,6 +26,34 @@ def _get_method(method: Any):
     if hasattr(method, "explain_pairs"):
         return method
     raise XssabError(f"method must be a registered method name, got {method!r}")
+
+
+def build_options(impl: Any, options: Any) -> Any:
+    """``options`` as the method's ``Options`` instance (a dict is converted; an unknown key
+    is a one-line XssabError listing the valid keys, with a suggestion)."""
+    opts_cls = getattr(impl, "Options", None)
+    if isinstance(options, dict):
+        if opts_cls is None:
+            raise XssabError(f"method {impl.name!r} takes no options")
+        valid = [f.name for f in dataclasses.fields(opts_cls)] \
+            if dataclasses.is_dataclass(opts_cls) else []
+        unknown = [k for k in options if valid and k not in valid]
+        if unknown:
+            hints = []
+            for k in unknown:
+                close = difflib.get_close_matches(k, valid, n=1)
+                hints.append(f"{k!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+            raise XssabError(f"unknown option{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(hints)} for method {impl.name!r}; valid keys: "
+                             f"{', '.join(valid)}")
+        try:
+            return opts_cls(**options)
+        except TypeError as exc:
+            raise XssabError(f"bad options for method {impl.name!r}: {exc}") from None
+    if options is not None and opts_cls is not None and not isinstance(options, opts_cls):
+        raise XssabError(f"options for method {impl.name!r} must be {opts_cls.__name__} or a "
+                         f"dict, got {type(options).__name__}")
+    return options
 
 
 def explain_pairs(model, images_a: Sequence[np.ndarray], images_b: Sequence[np.ndarray],
@@ -63,17 +69,7 @@ def explain_pairs(model, images_a: Sequence[np.ndarray], images_b: Sequence[np.n
     if reason:
         raise XssabError(f"method {impl.name!r} cannot explain model {_model_name(model)!r}: "
                          f"{reason}")
-    opts_cls = getattr(impl, "Options", None)
-    if isinstance(options, dict):
-        if opts_cls is None:
-            raise XssabError(f"method {impl.name!r} takes no options")
-        try:
-            options = opts_cls(**options)
-        except TypeError as exc:
-            raise XssabError(f"bad options for method {impl.name!r}: {exc}") from None
-    elif options is not None and opts_cls is not None and not isinstance(options, opts_cls):
-        raise XssabError(f"options for method {impl.name!r} must be {opts_cls.__name__} or a "
-                         f"dict, got {type(options).__name__}")
+    options = build_options(impl, options)
     t = resolve_threshold(model, threshold)
     if not list_a:
         return []

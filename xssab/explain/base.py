@@ -22,7 +22,7 @@ class ImageMaps:
     combined: np.ndarray
 
 
-@dataclass
+@dataclass(repr=False)
 class Explanation:
     """Result of explaining one pair with one method."""
 
@@ -42,6 +42,19 @@ class Explanation:
     @property
     def evaluations(self) -> int:
         return int(self.forward_passes + self.backward_passes)
+
+    def __repr__(self) -> str:
+        """One line, no arrays: method, similarity, threshold, decision, map sizes."""
+        def size(m: ImageMaps | None) -> str:
+            if m is None:
+                return "None"
+            h, w = np.shape(m.combined)[:2]
+            return f"{h}x{w}"
+
+        return (f"Explanation(method={self.method!r}, similarity={float(self.similarity):.4f},"
+                f" threshold={float(self.threshold):.4f}, match={bool(self.match)}, "
+                f"a={size(self.a)}, b={size(self.b)}, passes={self.forward_passes}f+"
+                f"{self.backward_passes}b)")
 
 
 @dataclass

@@ -42,7 +42,7 @@ import numpy as np
 
 from .._util import l2_normalize
 from ..errors import XssabError
-from ..kit import resize_map
+from ..kit import check_pairs, resize_map, resolve_threshold
 from .base import Explanation, ImageMaps, MethodOptions
 from .maps import channel_abs_mean
 
@@ -184,17 +184,11 @@ def _same_device(x, y) -> bool:
 def _module_for(model, device: str | None):
     dev = device or getattr(model, "device", "cpu") or "cpu"
     model_dev = getattr(model, "device", dev)
-    if _same_device(dev, model_dev):
-        dev = model_dev
-    else:
-        mover = getattr(model, "to", None)
-        if callable(mover):
-            model = mover(dev)
-        else:
-            raise XssabError(
-                f"model {getattr(model, 'name', '?')!r} is loaded on {model_dev}; load it with "
-                f"device={dev!r} to explain on {dev}")
-    return model, model.torch_module, str(dev)
+    if not _same_device(dev, model_dev):
+        raise XssabError(
+            f"model {getattr(model, 'name', '?')!r} is loaded on {model_dev}; load it with "
+            f"device={dev!r} to explain on {dev}")
+    return model, model.torch_module, str(model_dev)
 
 
 def _device_context(dev: str, deterministic: bool):
@@ -260,13 +254,8 @@ class XssabMethod:
                       images_b: Sequence[np.ndarray], threshold: float,
                       options: Options | None = None, *, sides: str = "both",
                       device: str | None = None) -> list[Explanation]:
-        if len(images_a) != len(images_b):
-            raise XssabError(f"explain_pairs got {len(images_a)} first images and "
-                             f"{len(images_b)} second images; pass one of each per pair")
-        if threshold is None:
-            from .api import resolve_threshold
-
-            threshold = resolve_threshold(model, None)
+        images_a, images_b = check_pairs(images_a, images_b, sides)
+        threshold = resolve_threshold(model, threshold)
         if len(images_a) == 0:
             return []
         raw, calls = self.compute(model, images_a, images_b, threshold, options,
