@@ -2,7 +2,8 @@
 
 Registers the explanation method ``xface`` (systematic occlusion of both images, faithful
 to the public code by default) and offers the x-face confidence score
-(:func:`calibrate_confidence`, :class:`ConfidenceModel`).
+(:func:`calibrate_confidence`, :class:`ConfidenceModel`; on the command line
+``xssab xface-calibrate``, added through the ``register_commands`` hook).
 """
 
 from __future__ import annotations
@@ -19,3 +20,10 @@ __all__ = ["ConfidenceModel", "XFace", "XFaceOptions", "calibrate_confidence",
 @xssab.hookimpl
 def register_explainers(register):
     register(XFace())
+
+
+@xssab.hookimpl
+def register_commands(subparsers):
+    from .command import add_command
+
+    add_command(subparsers)
