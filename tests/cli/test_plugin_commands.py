@@ -73,10 +73,16 @@ def test_xface_calibrate_fits_and_caches_the_confidence(tmp_path, xssab_home):
 
     model = export_onnx(small_iresnet(seed=10), tmp_path / "xfcal.onnx")
     data = folder_dataset(tmp_path / "data", 20, seed=41, jitter=25, noise_seed=1)
-    code, text = _run(["xface-calibrate", "--model", str(model), "--dataset", "folder",
-                       "--data", str(data)])
+    import os
+
+    old = os.umask(0o022)
+    try:
+        code, text = _run(["xface-calibrate", "--model", str(model), "--dataset", "folder",
+                           "--data", str(data)])
+    finally:
+        os.umask(old)
     assert code == 0, text
     assert "confidence fitted on 20 pairs" in text
     cache = xssab_home / "xface_confidence.json"
     assert "xfcal" in json.loads(cache.read_text())
-    assert stat.S_IMODE(cache.stat().st_mode) & 0o044  # not mkstemp's 0o600
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o644  # the umask's, not mkstemp's 0o600

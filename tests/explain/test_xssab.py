@@ -17,7 +17,7 @@ from torch import nn
 
 import xssab
 from tests.graphs import export_onnx, mobilefacenet, random_faces, small_iresnet
-from xssab.explain.maps import resize_map
+from xssab.kit import resize_map
 from xssab.explain.xssab import Options, XssabMethod
 
 

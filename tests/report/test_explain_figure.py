@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 
 from xssab.explain.base import Explanation, ImageMaps
-from xssab.explain.maps import overlay, resize_map, symmetric_limits
+from xssab.explain.maps import overlay, symmetric_limits
+from xssab.kit import resize_map
 from xssab.report.explain_figure import explain_figure
 
 
