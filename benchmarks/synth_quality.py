@@ -4,7 +4,7 @@
 
 For every model card in model_zoo/cards/synth-*.toml: cosine scores on the held-out
 SynthFace test pairs (``synth`` dataset, 10 folds), 10-fold accuracy (LFW protocol) and
-EER with its threshold; on the patched version of the same pairs (patch-benchmark.md),
+EER with its threshold; on the patched version of the same pairs (docs/benchmark.md),
 FNMR and FMR at the unpatched EER threshold (and at the card's validation threshold);
 for synth-xcos, the Pearson correlation between the xCos score and the cosine of the
 reference model synth-arcface. Runs the ONNX files with onnxruntime (2 threads).

@@ -26,7 +26,7 @@ def test_builtins_register_through_hooks():
     assert registry.plugin_of("models", "arcface") == "xssab._builtin_models"
 
 
-def test_minimal_plugin_from_interface_md_works_as_written(fake_plugin):
+def test_minimal_plugin_from_the_readme_works_as_written(fake_plugin):
     @xssab.hookimpl
     def register_models(register):
         register(xssab.ModelCard(name="my-model", path="/models/my.onnx",

@@ -1,4 +1,4 @@
-"""The public surface in interface.md keeps working (names, types, signatures)."""
+"""The public surface (README, docs/architecture.md "Public API") keeps working."""
 
 from __future__ import annotations
 

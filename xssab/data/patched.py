@@ -1,4 +1,4 @@
-"""The patched benchmark set (xSSAB paper, Patch-LFW protocol; see patch-benchmark.md).
+"""The patched benchmark set (xSSAB paper, Patch-LFW protocol; see docs/benchmark.md).
 
 Only the first image of every pair is modified. 27 square 16x16 patches are pasted into
 it at positions drawn uniformly with every patch fully inside the image (top-left column

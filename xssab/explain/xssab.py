@@ -1,6 +1,6 @@
 """The xSSAB engine: similarity-score argument backpropagation, batched.
 
-Definition (``docs``/reference ``xssab-method.md``; Huber et al., WACV 2024): for a pair
+Definition (Huber et al., WACV 2024, restated here in full): for a pair
 (A, B) with normalised embeddings ``a = f(A)/|f(A)|`` and ``b = f(B)/|f(B)|`` and threshold
 ``t``, the embedding dimensions are split once, on the unperturbed pair, into positive
 arguments ``P = {i : a_i b_i >= t/d}`` and negative arguments ``N`` (the rest), ``d`` the

@@ -1,7 +1,7 @@
 """results.json and CSV files of a benchmark run: schema check, atomic writes, no silent
 overwrite.
 
-The minimum schema is the public contract in interface.md (``dataset``, ``pairs``,
+The minimum schema is the public contract (docs/benchmark.md, "results.json") (``dataset``, ``pairs``,
 ``models.M.threshold/eer/methods.X.ms_per_pair/dpr/localization_auroc[_control]``);
 the bench adds fields next to it (areas, gaps, unpatched/patched error rates, protocol
 facts), which the contract allows.
@@ -66,7 +66,7 @@ def _is_num(v) -> bool:
 
 
 def validate_results(res: Any) -> list[str]:
-    """Problems with ``res`` against interface.md's minimum schema ([] = valid)."""
+    """Problems with ``res`` against the public minimum schema (docs/benchmark.md) ([] = valid)."""
     errs: list[str] = []
     if not isinstance(res, dict):
         return ["results is not an object"]

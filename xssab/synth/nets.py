@@ -9,7 +9,7 @@ the final 7x7 map (after the output BN2d).
 
 ``XCosNet`` adds the xCos grid head (1x1 conv 96->32, BN, PReLU: grid features (N,32,7,7));
 its embedding is the flattened grid (N, 1568). ``XCosAttention`` is the attention CNN of
-baselines.md (shared 3x3 conv 32->16+BN+PReLU on each grid, concatenation, 3x3 conv
+plugins/README.md (shared 3x3 conv 32->16+BN+PReLU on each grid, concatenation, 3x3 conv
 32->16+BN+PReLU, 3x3 conv 16->1+BN+PReLU, softmax over the 49 cells).
 """
 
