@@ -52,7 +52,7 @@ def main() -> int:
             print(json.dumps({"cuda_error": str(exc)}), flush=True)
         if torch.cuda.is_available():
             # the torch half alone on CUDA (works even when ORT has no CUDA provider)
-            from xssab.models.loader import build_torch_graph
+            from xssab.models.torch_import import build_torch_graph
             from xssab.models.onnx_fix import fix_graph, load_onnx
 
             fixed, _ = fix_graph(load_onnx(path))

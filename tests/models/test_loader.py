@@ -223,8 +223,10 @@ def test_unbatchable_graph_falls_back_to_one_by_one(tmp_path):
 def test_parity_checked_once_per_file(small_iresnet_onnx, monkeypatch):
     xssab.load_model(str(small_iresnet_onnx))
     calls = []
-    orig = loader.build_torch_graph
-    monkeypatch.setattr(loader, "build_torch_graph",
+    from xssab.models import model as model_mod
+
+    orig = model_mod.build_torch_graph
+    monkeypatch.setattr(model_mod, "build_torch_graph",
                         lambda *a, **k: calls.append(1) or orig(*a, **k))
     m = xssab.load_model(str(small_iresnet_onnx))
     assert calls == [] and m.parity_diff is not None  # torch import stays lazy

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,8 @@ from . import cache
 from .card import ModelCard
 from .._util import l2_normalize
 from ..kit import normalize_device
-from .model import FaceModel, _first_line, cpu_threads
+from .model import FaceModel, cpu_threads
+from .torch_import import first_line as _first_line, onnx_opset
 from .onnx_fix import dims, fix_graph, graph_inputs, load_onnx
 from .preprocess import probe_images
 
@@ -120,8 +119,7 @@ def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
     model = FaceModel(card, path, session, fixed, device=device, input_name=input_name,
                       output_names=output_names, embedding_output=emb_name,
                       feature_output=feat_name, threshold=thr, threshold_source=src,
-                      fixes=fixes, batch1=batch1)
-    model.ort_device = ort_device
+                      fixes=fixes, batch1=batch1, ort_device=ort_device)
     if check_parity:
         key = _parity_key(path, f"{device}/{ort_device}", card, batch1)
         if key in _parity_ok:
@@ -129,12 +127,12 @@ def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
             if upgraded_note:  # the lazy torch import must use the upgraded graph too
                 from onnx import version_converter
 
-                model._proto = version_converter.convert_version(fixed, 13)
-                model.fixes.append(upgraded_note)
+                model.use_graph(version_converter.convert_version(fixed, 13),
+                                note=upgraded_note)
             return model
         diff = _torch_diff(model, x, emb_single, device)
         upgraded_note = None
-        opset = _onnx_opset(fixed)
+        opset = onnx_opset(fixed)
         if not diff <= PARITY_TOL and opset and opset < 13:
             # some onnx2torch converters of old operator versions are wrong (e.g. Pad-2
             # drops its constant value): retry the torch import on the graph upgraded to
@@ -142,10 +140,7 @@ def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
             try:
                 from onnx import version_converter
 
-                upgraded = version_converter.convert_version(fixed, 13)
-                model._torch_graph = build_torch_graph(upgraded, path, device,
-                                                       len(output_names), batch1)
-                model._torch_module = None
+                model.use_graph(version_converter.convert_version(fixed, 13))
                 diff2 = _torch_diff(model, x, emb_single, device)
             except Exception:
                 diff2 = float("nan")
@@ -171,11 +166,6 @@ def _torch_diff(model: FaceModel, x: np.ndarray, ref: np.ndarray, device: str) -
         raise ParityError(f"{model.path}: the torch import returns shape "
                           f"{list(emb_t.shape)}, ONNX Runtime {list(ref.shape)}")
     return float(np.abs(l2_normalize(emb_t) - l2_normalize(ref)).max())
-
-
-def _onnx_opset(model: onnx.ModelProto) -> int:
-    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
-               default=0)
 
 
 @contextlib.contextmanager
@@ -302,68 +292,3 @@ def _serialize(model: onnx.ModelProto, path) -> bytes:
         return model.SerializeToString()
     except ValueError as exc:  # > 2 GB
         raise ModelLoadError(f"{path}: model too large to load in memory ({exc})") from None
-
-
-_VERSION_RE = re.compile(r"operation_type='([^']+)', version=(\d+)")
-
-
-def build_torch_graph(proto: onnx.ModelProto | None, path, device: str, n_outputs: int,
-                      batch1: bool):
-    """onnx2torch import of the (fixed) ModelProto: eval, frozen, on device, tuple out."""
-    if proto is None:
-        raise ModelLoadError(f"{path}: the graph is no longer in memory; load the model again")
-    gm = _convert(proto, path)
-    gm.eval()
-    for p in gm.parameters():
-        p.requires_grad_(False)
-    gm.to(device)
-    return _TupleGraph(gm, n_outputs, batch1).eval()
-
-
-def _convert(proto: onnx.ModelProto, path):
-    from onnx2torch import convert
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return convert(proto)
-        except NotImplementedError as exc:
-            first = exc
-        except Exception as exc:
-            raise ModelLoadError(f"{path}: the torch import (onnx2torch) failed: "
-                                 f"{_first_line(exc)}") from None
-        # an operator version onnx2torch lacks: try the graph upgraded to opset 13
-        opset = _onnx_opset(proto)
-        if opset and opset < 13:
-            try:
-                from onnx import version_converter
-
-                return convert(version_converter.convert_version(proto, 13))
-            except Exception:
-                pass
-    m = _VERSION_RE.search(str(first))
-    what = (f"operator {m.group(1)} (opset version {m.group(2)})" if m
-            else _first_line(first))
-    raise ModelLoadError(f"{path}: unsupported operator for the torch import: {what}")
-
-
-class _TupleGraph(torch.nn.Module):
-    """Wraps the GraphModule: always returns a tuple; one image at a time if batch1."""
-
-    def __init__(self, gm, n_outputs: int, batch1: bool):
-        super().__init__()
-        self.gm = gm
-        self.n_outputs = n_outputs
-        self.batch1 = batch1
-
-    def _one(self, x):
-        out = self.gm(x)
-        if isinstance(out, torch.Tensor):
-            out = (out,)
-        return tuple(out)
-
-    def forward(self, x):
-        if not self.batch1 or x.shape[0] <= 1:
-            return self._one(x)
-        parts = [self._one(x[i:i + 1]) for i in range(x.shape[0])]
-        return tuple(torch.cat([p[k] for p in parts]) for k in range(len(parts[0])))

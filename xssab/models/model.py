@@ -14,6 +14,7 @@ from .._util import l2_normalize
 from ..errors import ModelLoadError
 from .card import ModelCard
 from .preprocess import as_image_list, preprocess as _preprocess
+from .torch_import import build_torch_graph, first_line as _first_line  # noqa: F401
 
 
 def cpu_threads() -> int:
@@ -33,13 +34,14 @@ class FaceModel:
     def __init__(self, card: ModelCard, path: Path, session, proto, *, device: str,
                  input_name: str, output_names: list[str], embedding_output: str,
                  feature_output: str | None, threshold: float | None,
-                 threshold_source: str | None, fixes: list[str], batch1: bool = False):
+                 threshold_source: str | None, fixes: list[str], batch1: bool = False,
+                 ort_device: str | None = None):
         self.card = card
         self.name = card.name
         self.path = Path(path)
         self.device = device
         #: where ONNX Runtime runs (``load_model(ort_device=...)``; default: ``device``)
-        self.ort_device = device
+        self.ort_device = ort_device or device
         self.input_size: tuple[int, int] = tuple(card.input_size)  # type: ignore[assignment]
         self.embedding_size = int(card.embedding_size)
         self.threshold = threshold
@@ -130,12 +132,19 @@ class FaceModel:
     def torch_graph(self):
         """The onnx2torch import: input (N,3,H,W) -> tuple of every output (graph order)."""
         if self._torch_graph is None:
-            from .loader import build_torch_graph
-
             self._torch_graph = build_torch_graph(self._proto, self.path, self.device,
                                                   len(self.output_names), self.batch1)
             self._proto = None  # the torch copy and the ORT session hold the weights now
         return self._torch_graph
+
+    def use_graph(self, proto, *, note: str | None = None) -> None:
+        """Build the torch import from ``proto`` (an equivalent, e.g. opset-upgraded, copy of
+        the graph) instead; drops any import built so far. ``note`` is added to ``fixes``."""
+        self._proto = proto
+        self._torch_graph = None
+        self._torch_module = None
+        if note:
+            self.fixes.append(note)
 
     @property
     def torch_module(self):
@@ -149,11 +158,6 @@ class FaceModel:
         """Every graph output by name, computed in torch (keeps gradients)."""
         outs = self.torch_graph(x)
         return dict(zip(self.output_names, outs))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
 
 
 class _Select(torch.nn.Module):
