@@ -37,7 +37,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .._util import resize_image
+from .._util import read_image, resize_image
 from ..errors import DatasetError
 from .base import Pair
 
@@ -173,11 +173,16 @@ def _write_png(path: Path, arr: np.ndarray) -> None:
 
 
 def _read_png(path: Path, color: bool) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DatasetError(f"patched-set cache file missing or undecodable: {path}; delete "
-                           "the cache folder to rebuild it")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if color else img
+    try:
+        if color:
+            return read_image(path, error=DatasetError)
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # the 0/255 mask, one channel
+        if img is None:
+            raise DatasetError(f"cannot read {path}")
+        return img
+    except DatasetError as exc:
+        raise DatasetError(f"patched-set cache file missing or undecodable ({exc}); delete "
+                           "the cache folder to rebuild it") from None
 
 
 def build_patched(dataset, pairs: Sequence[Pair] | None = None,
