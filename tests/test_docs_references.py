@@ -1,5 +1,5 @@
-"""Code and docs name only documents that exist in the repository (they used to cite
-interface.md, xssab-method.md, baselines.md and patch-benchmark.md, which are not here)."""
+"""Code and docs name only documents that exist in the repository (they used to cite four
+reference notes that are not here: interface, xssab-method, baselines, patch-benchmark)."""
 
 from __future__ import annotations
 

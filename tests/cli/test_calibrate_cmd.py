@@ -55,7 +55,7 @@ def test_calibrate_stores_override_used_later(assets, tmp_path, monkeypatch):
     assert img is not None
     code, text = _run(["explain", str(data / "00001.png"), str(data / "00002.png"),
                        "--model", str(model)])
-    assert code == 0 and "(calibrated)" in text
+    assert code == 0 and "(calibrated locally)" in text
 
 
 def test_calibrate_subset_dry_run_and_errors(assets, tmp_path, monkeypatch):
@@ -84,7 +84,7 @@ def test_calibrate_fits_xface_confidence_shown_by_explain(assets, tmp_path, monk
     assert "calcli" in cached
     a, b = data / "00001.png", data / "00002.png"
     code, text = _run(["explain", str(a), str(b), "--model", str(model), "--method", "xface",
-                       "-O", "patch_sizes=28,", "-O", "stride=7"])
+                       "-O", "patch_sizes=28,", "-O", "stride=7", "-v"])
     assert code == 0, text
     line = [ln for ln in text.splitlines() if ln.split()[:1] == ["confidence"]]
     assert len(line) == 1

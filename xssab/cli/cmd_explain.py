@@ -105,8 +105,9 @@ def run(args, console) -> int:
     if args.verbose:
         console.print(f"passes     {res.forward_passes} forward, {res.backward_passes} "
                       "backward")
-        scalars = {k: v for k, v in sorted(res.extras.items())
-                   if isinstance(v, (str, bool, int, float, np.floating, np.integer))}
+        shown_already = {k for k, _ in USER_EXTRAS}
+        scalars = {k: v for k, v in sorted(res.extras.items()) if k not in shown_already
+                   and isinstance(v, (str, bool, int, float, np.floating, np.integer))}
         width = max([10, *(len(k) for k in scalars)])
         for key, value in scalars.items():
             shown = f"{value:.4f}" if isinstance(value, (float, np.floating)) else value
