@@ -48,3 +48,41 @@ def test_loader_does_not_write_private_fields_of_the_model():
 
 def test_method_does_not_call_back_into_the_api():
     assert "xssab.explain.api" not in _imports("xssab.explain.xssab")
+
+
+PUBLIC_MODULES = {"xssab", "xssab.kit", "xssab.testing"}
+
+
+def test_plugins_use_public_names_only():
+    """First-party plugins and the template import xssab, xssab.kit and xssab.testing
+    only (they used to import explain.base.pair_lists, explain.maps.resize_map and
+    models.cache.xssab_home)."""
+    root = PKG.parent / "plugins"
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        if "build" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            bad += [f"{path.relative_to(root)}: {n}" for n in names
+                    if n.startswith("xssab") and n.split(".")[0] == "xssab"
+                    and n not in PUBLIC_MODULES]
+    assert bad == []
+
+
+def test_core_does_not_import_first_party_plugins_by_name():
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        if path.name == "plugins.py":  # DEFAULT_PLUGINS names them as strings only
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            mods = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
+                    [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            bad += [f"{path.relative_to(PKG)}: {m}" for m in mods
+                    if m.split(".")[0] in ("xssab_xface", "xssab_xcos", "xssab_fggb",
+                                            "xssab_corrrise")]
+    assert bad == []
