@@ -50,7 +50,7 @@ def test_method_does_not_call_back_into_the_api():
     assert "xssab.explain.api" not in _imports("xssab.explain.xssab")
 
 
-PUBLIC_MODULES = {"xssab", "xssab.kit", "xssab.testing"}
+PUBLIC_MODULES = {"xssab", "xssab.kit", "xssab.testing", "xssab.eval"}
 
 
 def test_plugins_use_public_names_only():

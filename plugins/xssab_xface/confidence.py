@@ -121,12 +121,14 @@ def fit_confidence(distances, labels, *, model: str = "", dataset: str = "",
                            n_pairs=int(len(d)), bins=bins)
 
 
-def pair_distances(model, dataset, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine distances and genuine labels of every pair of ``dataset`` (scores from
-    ``xssab.eval.pair_scores``, the benchmark's and calibration's path)."""
+def pair_distances(model, dataset, batch_size: int = 64,
+                   pairs=None) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine distances and genuine labels of ``pairs`` (default: every pair of
+    ``dataset``; scores from ``xssab.eval.pair_scores``, the benchmark's and calibration's
+    path)."""
     from xssab.eval import pair_scores
 
-    pairs = list(dataset.pairs())
+    pairs = list(dataset.pairs() if pairs is None else pairs)
     d = 1.0 - pair_scores(model, dataset, pairs, batch_size)
     return d, np.array([bool(p.same) for p in pairs])
 
@@ -148,9 +150,10 @@ def _read_cache() -> dict:
 
 
 def calibrate_confidence(model, dataset, *, kfold: int | None = None, bins: int = 2000,
-                         cache: bool = True) -> ConfidenceModel:
-    """Fit the x-face confidence for ``model`` on ``dataset`` (a PairDataset); cache it."""
-    d, y = pair_distances(model, dataset)
+                         cache: bool = True, pairs=None) -> ConfidenceModel:
+    """Fit the x-face confidence for ``model`` on ``dataset`` (a PairDataset; ``pairs``: a
+    subset of its pairs, default all); cache it."""
+    d, y = pair_distances(model, dataset, pairs=pairs)
     if y.all() or not y.any():
         from xssab import DatasetError
 

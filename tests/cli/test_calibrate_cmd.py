@@ -80,6 +80,7 @@ def test_calibrate_fits_xface_confidence_shown_by_explain(assets, tmp_path, monk
                        "--data", str(data), "--xface-confidence"])
     assert code == 0, text
     assert f"x-face     confidence fitted on {N_PAIRS} pairs" in text
+    assert "--xface-confidence is deprecated" in text and "xssab xface-calibrate" in text
     cached = json.loads((tmp_path / "xface_confidence.json").read_text())
     assert "calcli" in cached
     a, b = data / "00001.png", data / "00002.png"

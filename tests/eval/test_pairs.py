@@ -49,8 +49,8 @@ def test_min_pairs_reaches_only_factories_that_take_it(fake_plugin):
                 seen["fixed"] = path
                 return "fixed"
 
-            register("sizedset", sized)
-            register("fixedset", fixed)
+            register(xssab.DatasetEntry("sizedset", sized))
+            register(xssab.DatasetEntry("fixedset", fixed))
 
     fake_plugin(Plugin(), "sizing")
     assert open_dataset("sizedset", min_pairs=40) == "sized" and seen["sized"] == 40

@@ -121,3 +121,35 @@ def test_config_normalises_names():
     assert cfg.models == ("a", "b") and cfg.methods == ("x", "y")
     assert cfg.emb_batch == 256 and cfg.to_dict()["models"] == ["a", "b"]
     assert BenchConfig(cache=False).cache_root() is None
+
+
+def test_random_maps_do_not_repeat_every_batch(entry_points_on):
+    """Before: every explanation chunk started the random method at index 0, so its maps
+    repeated every --batch-size pairs. Now chunk k passes index_offset = its first pair,
+    and the maps do not depend on the batch size."""
+    import numpy as np
+
+    from xssab.eval import BenchConfig, run_bench
+
+    def maps(batch_size):
+        res = run_bench(BenchConfig(models=["synth-arcface"], methods=["random"], pairs=4,
+                                    batch_size=batch_size, cache=False))
+        return res.models["synth-arcface"].methods["random"].maps
+
+    small, big = maps(2), maps(64)
+    assert not np.array_equal(small["p0"], small["p2"])
+    for key in big:
+        np.testing.assert_array_equal(small[key], big[key])
+
+
+def test_unknown_method_names_reported_at_once():
+    import pytest
+
+    import xssab
+    from xssab.eval import BenchConfig
+    from xssab.eval.run import prepare
+
+    with pytest.raises(xssab.UnknownNameError) as err:
+        prepare(BenchConfig(models=["synth-arcface"], methods=["xsab", "random", "xfac"]))
+    msg = str(err.value)
+    assert "'xsab' (did you mean xssab?)" in msg and "'xfac' (did you mean xface?)" in msg

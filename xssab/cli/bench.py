@@ -21,11 +21,6 @@ DESCRIPTION = ("Patched benchmark: decision-based replacement and localisation o
                "explanation methods across face-recognition models.")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise SystemExit(f"{self.prog}: error: {message}")
-
-
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated model names or ONNX paths (default: %(default)s)")
@@ -54,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .main import _Parser
+
     return add_arguments(_Parser(prog="xssab-bench", description=DESCRIPTION))
 
 
@@ -101,18 +98,9 @@ def run(args, console: Console) -> int:
 
 
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:
-    from .main import run_guarded
+    from .main import run_cli
 
-    console = console or Console()
-    err_console = console if console.file is not sys.stdout else Console(stderr=True)
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:
-        if isinstance(exc.code, str):
-            err_console.print(exc.code, highlight=False, markup=False, soft_wrap=True)
-            return 2
-        return int(exc.code or 0)
-    return run_guarded(lambda: run(args, console), console, err_console)
+    return run_cli(build_parser(), argv, console or Console(), run=run)
 
 
 def entry() -> None:  # pragma: no cover - console script wrapper

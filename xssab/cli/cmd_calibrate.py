@@ -26,8 +26,8 @@ def add_parser(sub):
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--dry-run", action="store_true", help="print the numbers, store nothing")
     p.add_argument("--xface-confidence", action="store_true",
-                   help="also fit x-face's confidence score on the same pairs (cached; "
-                   "`xssab explain --method xface` then prints it)")
+                   help="DEPRECATED: use `xssab xface-calibrate` (the x-face plugin's own "
+                   "command); still runs it after the threshold calibration")
     return p
 
 
@@ -66,16 +66,34 @@ def run(args, console) -> int:
     console.print(f"accuracy   {100 * rec['accuracy']:.2f}% +- {100 * rec['accuracy_std']:.2f} "
                   f"({rec['folds']}-fold)")
     if args.xface_confidence:
-        from ..registry import get_explainer
-
-        get_explainer("xface")  # the x-face plugin must be present
-        from xssab_xface.confidence import calibrate_confidence
-
-        conf = calibrate_confidence(model, dataset, cache=not args.dry_run)
-        console.print(f"x-face     confidence fitted on {conf.n_pairs} pairs (best-accuracy "
-                      f"distance threshold {conf.threshold:.4f})")
+        _xface_confidence(args, console)
     if args.dry_run:
         console.print("not stored (--dry-run)")
     else:
         console.print(f"stored     {calibration_path()} (used by later runs; see `xssab models`)")
     return 0
+
+
+def _xface_confidence(args, console) -> None:
+    """The deprecated ``--xface-confidence``: runs the plugin's ``xface-calibrate`` command
+    (core does not import the plugin)."""
+    from .main import build_parser
+
+    argv = ["xface-calibrate", "--model", args.model, "--dataset", args.dataset,
+            "--pairs", str(args.pairs), "--device", args.device]
+    if args.data is not None:
+        argv += ["--data", args.data]
+    if args.dry_run:
+        argv.append("--dry-run")
+    console.print("[yellow]--xface-confidence is deprecated: run `xssab xface-calibrate "
+                  "--model M ...` instead[/]", highlight=False)
+    import argparse
+
+    parser = build_parser()
+    commands = next(a.choices for a in parser._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    if "xface-calibrate" not in commands:
+        raise XssabError("--xface-confidence needs the x-face plugin (xssab_xface), which "
+                         "is not loaded; see `xssab plugins`")
+    sub_args = parser.parse_args(argv)
+    sub_args.func(sub_args, console)

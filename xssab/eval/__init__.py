@@ -11,6 +11,7 @@ cache), ``executor`` (where units of work run), ``pairs`` (balanced subset), ``s
 
 from .config import (DEFAULT_DATASET, DEFAULT_METHODS, DEFAULT_MODELS, DEFAULT_PAIRS,
                      PROTOCOL_VERSION, BenchConfig)
+from .data import open_dataset
 from .executor import LocalExecutor
 from .outputs import write_outputs
 from .pairs import balanced_subset
@@ -20,5 +21,6 @@ from .scoring import embed, pair_scores
 
 __all__ = ["BenchConfig", "BenchResult", "MethodResult", "ModelResult", "LocalExecutor",
            "run_bench", "write_outputs", "balanced_subset", "embed", "pair_scores",
+           "open_dataset",
            "PROTOCOL_VERSION", "DEFAULT_MODELS", "DEFAULT_METHODS", "DEFAULT_DATASET",
            "DEFAULT_PAIRS"]

@@ -17,6 +17,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .._util import atomic_write_bytes, atomic_write_text
+
 Arrays = dict
 Meta = dict
 
@@ -24,14 +26,6 @@ Meta = dict
 def stage_key(parts: dict) -> str:
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:24]
-
-
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class StageCache:
@@ -66,7 +60,6 @@ class StageCache:
 
     @staticmethod
     def _save(path: Path, arrays: dict, meta: dict) -> None:
-        from ..report.results import atomic_write_bytes
 
         buf = io.BytesIO()
         np.savez(buf, __meta__=np.array(json.dumps(meta)), **arrays)
@@ -76,7 +69,6 @@ class StageCache:
             label: str, require: Sequence[str] = ()) -> tuple[Arrays, Meta]:
         """``compute() -> (arrays, meta)``, or the cached result when the stage finished
         before (and holds every array named in ``require``)."""
-        from ..report.results import atomic_write_text
 
         path = self._path(parts, stage)
         hit = self._load(path, require)

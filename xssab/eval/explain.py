@@ -20,6 +20,11 @@ def options_dict(opts) -> dict:
         return {"repr": repr(opts)}
 
 
+def _has_index_offset(opts) -> bool:
+    return dataclasses.is_dataclass(opts) and any(
+        f.name == "index_offset" for f in dataclasses.fields(opts))
+
+
 def explain_parts(model_sha: str, data: BenchData, method_name: str, opts, threshold: float,
                   stage: str) -> dict:
     return {"model": model_sha, "data": data.key, "method": method_name,
@@ -35,6 +40,9 @@ def explain_maps(model, label: str, model_sha: str, data: BenchData, method_name
 
     ps = data.patched
     parts = explain_parts(model_sha, data, method_name, opts, threshold, "explain")
+    offset = _has_index_offset(opts)
+    if offset:  # maps depend on the pair's index: each chunk starts at its first pair
+        parts["index_offset"] = "chunk start"
 
     def compute():
         n = len(data.pairs)
@@ -48,8 +56,10 @@ def explain_maps(model, label: str, model_sha: str, data: BenchData, method_name
 
             def chunk():
                 t0 = time.perf_counter()
+                o = (dataclasses.replace(opts, index_offset=opts.index_offset + r.start)
+                     if offset else opts)
                 res = xssab.explain_pairs(model, imgs[sl], ps.b[sl], threshold=threshold,
-                                          method=method_name, options=opts, device=device,
+                                          method=method_name, options=o, device=device,
                                           sides="a")
                 dt = time.perf_counter() - t0
                 return ({f"{which}{r.start + j}": np.asarray(x.a.combined, np.float32)

@@ -9,7 +9,8 @@ from typing import Callable
 from . import data as data_stage
 from . import explain as explain_stage
 from . import replacement, verify as verify_stage
-from .cache import StageCache, file_sha256
+from .._util import sha256_file as file_sha256
+from .cache import StageCache
 from .config import BenchConfig
 from .executor import LocalExecutor
 from .result import BenchResult, MethodResult, ModelResult
@@ -35,6 +36,7 @@ def prepare(config: BenchConfig, log: Callable[[str], None] | None = None):
     from ..report.results import check_out_dir
 
     config.validate()
+    registry.unknown_names("explainers", "explanation method", config.methods)
     methods = {n: registry.get_explainer(n) for n in config.methods}
     if config.dataset not in registry.datasets():
         registry.get_dataset(config.dataset)  # raises UnknownNameError with suggestions

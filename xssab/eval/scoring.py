@@ -12,12 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .._util import l2_normalize
 from ..metrics.verification import eer
-
-
-def l2_normalize(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def embed(model, images: Sequence, batch_size: int = 256,
@@ -32,7 +28,7 @@ def embed(model, images: Sequence, batch_size: int = 256,
             progress(len(chunk))
     if not out:
         return np.zeros((0, 0))
-    return l2_normalize(np.concatenate(out, axis=0))
+    return l2_normalize(np.concatenate(out, axis=0).astype(np.float64))
 
 
 def cosine(emb_a: np.ndarray, emb_b: np.ndarray) -> np.ndarray:
