@@ -77,3 +77,31 @@ def test_resize_rule_area_only_when_no_axis_grows():
                                   cv2.resize(img, (12, 10), interpolation=cv2.INTER_LINEAR))
     assert _util.resize_image(img, (20, 10)) is img
     assert _util.resize_image(np.zeros((4, 4, 1), np.uint8), (2, 2)).shape == (2, 2, 1)
+
+
+def test_atomic_dir_publishes_once_with_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with _util.atomic_dir(tmp_path / "set", "done") as tmp:
+            (tmp / "done").write_text("1")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "set" / "done").is_file()
+    assert stat.S_IMODE((tmp_path / "set").stat().st_mode) == 0o755  # mkdtemp gives 0o700
+    with pytest.raises(RuntimeError):
+        with _util.atomic_dir(tmp_path / "other", "done"):
+            raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+
+
+def test_write_png_round_trips_rgb_and_gray(tmp_path):
+    import cv2
+
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0] = 250
+    _util.write_png(tmp_path / "c.png", rgb)
+    np.testing.assert_array_equal(_util.read_image(tmp_path / "c.png"), rgb)
+    gray = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    _util.write_png(tmp_path / "g.png", gray)
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "g.png"), cv2.IMREAD_UNCHANGED),
+                                  gray)

@@ -5,9 +5,11 @@
   temporary file sits next to the target, is removed on any failure, and the result gets
   the mode a plain ``open(path, "w")`` would give (``0o666`` minus the umask), not the
   ``0o600`` of :func:`tempfile.mkstemp`.
+* :func:`atomic_dir` — the same for a whole folder (fill a temporary folder, rename).
 * :func:`sha256_file` — hex digest of a file, read in blocks.
 * :func:`l2_normalize` — rows (last axis) to unit length.
-* images: :func:`decode_image` (encoded bytes -> uint8 RGB), :func:`read_image` (file ->
+* images: :func:`write_png`, :func:`decode_image` (encoded bytes -> uint8 RGB),
+  :func:`read_image` (file ->
   uint8 RGB), :func:`to_rgb` (any supported array -> uint8 RGB), :func:`resize_image`
   (the one "shrink" rule: pixel-area averaging when no axis grows, bilinear otherwise).
 """
@@ -18,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -53,6 +56,32 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, marker: str, *,
+               replace: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; filled without error, it becomes ``path``
+    (one rename). If another process published ``path`` first (``marker`` exists in it),
+    that copy is kept. ``replace=True`` removes an existing ``path`` first. The folder gets
+    the umask's mode (``tempfile.mkdtemp`` alone gives 0o700); the temporary folder is
+    removed on failure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if replace and path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not (path / marker).exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -127,6 +156,20 @@ def read_image(path: str | os.PathLike, *,
     except OSError as exc:
         raise error(f"cannot read image {p}: {exc.strerror or exc}") from None
     return decode_image(buf, str(p), error=error)
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray, *,
+              error: type[XssabError] = XssabError) -> None:
+    """Lossless PNG of a uint8 RGB (H, W, 3) image or a one-channel (H, W) map."""
+    import cv2
+
+    arr = np.asarray(image)
+    if arr.ndim == 3:
+        arr = np.ascontiguousarray(arr[:, :, ::-1])  # OpenCV writes BGR
+    ok, buf = cv2.imencode(".png", arr)
+    if not ok:  # pragma: no cover
+        raise error(f"cannot encode {path}")
+    Path(path).write_bytes(buf.tobytes())
 
 
 def to_rgb(image: Any) -> np.ndarray:

@@ -68,7 +68,7 @@ def fggb_raw_maps(module, x, partner=None, threshold: float = 0.0, chunk: int = 
     x = x.detach().clone().requires_grad_(mode == "vmap")
     with torch.enable_grad():
         emb = module(x)
-        a = emb / emb.norm(dim=1, keepdim=True)
+        a = l2_normalize(emb)
         n, d = a.shape
         ad = a.detach()
         if partner is None:
@@ -90,7 +90,7 @@ def fggb_raw_maps(module, x, partner=None, threshold: float = 0.0, chunk: int = 
                 # e_{ks[j]}: a batched VJP that keeps convolutions batched on CPU
                 xr = x.detach().repeat(K, 1, 1, 1).requires_grad_(True)
                 er = module(xr)
-                ar = er / er.norm(dim=1, keepdim=True)
+                ar = l2_normalize(er)
                 cot = torch.zeros((K, n, d), dtype=ar.dtype, device=ar.device)
                 cot[torch.arange(K, device=ks.device), :, ks] = 1.0
                 (g,) = torch.autograd.grad(ar, xr, grad_outputs=cot.reshape(K * n, d))

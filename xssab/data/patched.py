@@ -17,8 +17,9 @@ which visits the genuine pairs in list order and draws, per pair, the donor firs
 ``(col, row)`` positions in the same way. The released code's exact draw order is not
 published in the spec; this is the order used here and it is fixed.
 
-B and donors whose size differs from A are resized to A's size (cv2 INTER_AREA when
-shrinking, INTER_LINEAR otherwise) before copying. The boolean mask (H, W) marks the
+B and donors whose size differs from A are resized to A's size (the package's one rule,
+``_util.resize_image``: cv2 INTER_AREA when no axis grows, INTER_LINEAR otherwise) before
+copying. The boolean mask (H, W) marks the
 pasted pixels. With ``cache_dir`` the set is stored losslessly (PNG) with a manifest and
 reloaded when the pair list and dataset match.
 """
@@ -28,8 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -37,7 +36,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .._util import read_image, resize_image
+from .._util import atomic_dir, read_image, resize_image, write_png
 from ..errors import DatasetError
 from .base import Pair
 
@@ -163,15 +162,6 @@ def _build(dataset, pairs: Sequence[Pair]) -> list[PatchedPair]:
     return items  # type: ignore[return-value]
 
 
-def _write_png(path: Path, arr: np.ndarray) -> None:
-    if arr.ndim == 3:
-        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", arr)
-    if not ok:  # pragma: no cover
-        raise DatasetError(f"cannot encode {path}")
-    path.write_bytes(buf.tobytes())
-
-
 def _read_png(path: Path, color: bool) -> np.ndarray:
     try:
         if color:
@@ -216,26 +206,15 @@ def build_patched(dataset, pairs: Sequence[Pair] | None = None,
     items = _build(dataset, pairs)
     if cache_dir is not None:
         cdir = Path(cache_dir)
-        cdir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=cdir.name + ".tmp-", dir=cdir.parent))
-        try:
+        with atomic_dir(cdir, "manifest.json", replace=True) as tmp:
             (tmp / "patched").mkdir()
             (tmp / "mask").mkdir()
             for i, it in enumerate(items):
-                _write_png(tmp / "patched" / f"{i:05d}.png", it.patched)
-                _write_png(tmp / "mask" / f"{i:05d}.png", it.mask.astype(np.uint8) * 255)
+                write_png(tmp / "patched" / f"{i:05d}.png", it.patched, error=DatasetError)
+                write_png(tmp / "mask" / f"{i:05d}.png", it.mask.astype(np.uint8) * 255,
+                          error=DatasetError)
             (tmp / "manifest.json").write_text(json.dumps(
                 {"key": key, "format": "png (lossless)", "pairs": len(items),
                  "donors": [it.donor for it in items], "seed": SEED,
                  "patches": N_PATCHES, "patch_size": PATCH}))
-            if cdir.exists():
-                shutil.rmtree(cdir, ignore_errors=True)
-            try:
-                os.rename(tmp, cdir)
-            except OSError:
-                if not (cdir / "manifest.json").exists():
-                    raise
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     return PatchedSet(items)

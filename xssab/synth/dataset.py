@@ -25,16 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .._util import atomic_path
+from .._util import atomic_dir, atomic_path, write_png
 from ..data.lfw import LfwDataset
 from ..data.pairs import PairEntry, write_pairs
 from ..errors import DatasetError
@@ -132,22 +129,13 @@ def render_split(seed: int, split: str, n_ids: int, n_images: int,
     return imgs, labs, ids
 
 
-def _write_png(path: Path, arr: np.ndarray) -> None:
-    ok, buf = cv2.imencode(".png", arr)
-    if not ok:  # pragma: no cover
-        raise DatasetError(f"cannot encode {path}")
-    path.write_bytes(buf.tobytes())
-
-
 def render_benchmark(root: Path, seed: int, pairs_per_fold: int,
                      difficulty: Difficulty) -> Path:
     """Render the benchmark into ``root`` (atomic; no-op if complete)."""
     settings = settings_dict(seed, pairs_per_fold, difficulty)
     if (root / "settings.json").exists():
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
-    try:
+    with atomic_dir(root, "settings.json") as tmp:
         n_per_fold = ids_per_fold(pairs_per_fold)
         n_ids = FOLDS * n_per_fold
         (tmp / "masks").mkdir()
@@ -158,19 +146,11 @@ def render_benchmark(root: Path, seed: int, pairs_per_fold: int,
             (tmp / "masks" / name).mkdir()
             for j in range(IMAGES_PER_TEST_ID):
                 stem = f"{name}_{j + 1:04d}.png"
-                _write_png(tmp / name / stem, cv2.cvtColor(imgs[j], cv2.COLOR_RGB2BGR))
-                _write_png(tmp / "masks" / name / stem, labs[j])
+                write_png(tmp / name / stem, imgs[j], error=DatasetError)
+                write_png(tmp / "masks" / name / stem, labs[j], error=DatasetError)
         write_pairs(tmp / "pairs.txt", make_pairs(seed, pairs_per_fold, n_per_fold,
                                                   IMAGES_PER_TEST_ID))
         (tmp / "settings.json").write_text(json.dumps(settings, indent=2, sort_keys=True))
-        try:
-            os.rename(tmp, root)
-        except OSError:
-            if not (root / "settings.json").exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return root
 
 
