@@ -19,6 +19,7 @@ Everything a method's ``explain_pairs`` usually needs besides the model::
 * :func:`signed_maps` — one signed map (high = similar) -> :class:`~xssab.ImageMaps`
   (``positive = max(c, 0)``, ``negative = max(-c, 0)``, ``combined = c``) at an image's size.
 * :func:`resolve_threshold` — explicit threshold > the model's > a one-line ThresholdError.
+* :func:`explain_device` — the device to explain on (must be the model's).
 * :func:`gaussian_blur`, :func:`l2_normalize`, :func:`to_rgb`, :func:`read_image`,
   :func:`normalize_device`, :func:`model_name`, :func:`cache_dir`,
   :func:`atomic_write_json`.
@@ -146,6 +147,23 @@ def normalize_device(device: Any) -> str:
     return d
 
 
+def explain_device(model: Any, device: str | None) -> str:
+    """The device to explain on: ``device`` (default: the model's), which must be where
+    the model is loaded (``"cuda"`` and ``"cuda:0"`` are the same); else a one-line
+    :class:`XssabError` saying how to load it there."""
+    model_dev = str(getattr(model, "device", None) or "cpu")
+    dev = normalize_device(device) if device is not None else model_dev
+
+    def parts(d: str) -> tuple[str, int]:
+        kind, _, index = d.partition(":")
+        return kind, int(index or 0)
+
+    if parts(dev) != parts(model_dev):
+        raise XssabError(f"model {model_name(model)!r} is loaded on {model_dev}; load it "
+                         f"with device={dev!r} to explain on {dev}")
+    return model_dev
+
+
 def model_name(model: Any) -> str:
     """A model's name for messages (its ``name``, else its ``path``, else ``"model"``)."""
     return str(getattr(model, "name", None) or getattr(model, "path", None) or "model")
@@ -183,5 +201,5 @@ def cache_dir() -> Path:
 
 
 __all__ = ["SIDES", "atomic_write_json", "cache_dir", "check_image", "check_pairs", "chunks",
-           "gaussian_blur", "image_list", "l2_normalize", "model_name", "normalize_device",
+           "explain_device", "gaussian_blur", "image_list", "l2_normalize", "model_name", "normalize_device",
            "read_image", "resize_map", "resolve_threshold", "signed_maps", "to_rgb"]

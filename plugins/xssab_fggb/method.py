@@ -30,8 +30,8 @@ from typing import Sequence
 
 import numpy as np
 
-from xssab import Explanation, ImageMaps, MethodOptions, XssabError
-from xssab.kit import check_pairs, gaussian_blur, l2_normalize, resize_map
+from xssab import Explanation, ImageMaps, MethodOptions
+from xssab.kit import check_pairs, explain_device, gaussian_blur, l2_normalize, resize_map
 
 
 @dataclass
@@ -138,11 +138,7 @@ class FGGB:
         n = len(images_a)
         if n == 0:
             return []
-        dev = str(device or getattr(model, "device", "cpu"))
-        if dev != str(getattr(model, "device", dev)):
-            raise XssabError(f"model {getattr(model, 'name', '?')!r} is loaded on "
-                             f"{model.device}; load it with device={dev!r} to explain on "
-                             f"{dev}")
+        dev = explain_device(model, device)
         module = model.torch_module
         t = float(threshold)
         out = []

@@ -42,7 +42,7 @@ import numpy as np
 
 from .._util import l2_normalize
 from ..errors import XssabError
-from ..kit import check_pairs, resize_map, resolve_threshold
+from ..kit import check_pairs, explain_device, resize_map, resolve_threshold
 from .base import Explanation, ImageMaps, MethodOptions
 from .maps import channel_abs_mean
 
@@ -174,21 +174,9 @@ def _image_hw(img) -> tuple[int, int]:
     return int(img.shape[0]), int(img.shape[1])
 
 
-def _same_device(x, y) -> bool:
-    import torch
-
-    dx, dy = torch.device(str(x)), torch.device(str(y))
-    return dx.type == dy.type and (dx.index or 0) == (dy.index or 0)
-
-
 def _module_for(model, device: str | None):
-    dev = device or getattr(model, "device", "cpu") or "cpu"
-    model_dev = getattr(model, "device", dev)
-    if not _same_device(dev, model_dev):
-        raise XssabError(
-            f"model {getattr(model, 'name', '?')!r} is loaded on {model_dev}; load it with "
-            f"device={dev!r} to explain on {dev}")
-    return model, model.torch_module, str(model_dev)
+    dev = explain_device(model, device)
+    return model, model.torch_module, dev
 
 
 def _device_context(dev: str, deterministic: bool):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 import xssab
-from xssab.kit import check_pairs, signed_maps
+from xssab.kit import check_pairs, explain_device, signed_maps
 
 
 @dataclass
@@ -33,7 +33,7 @@ class TemplateGradient:
         images_a, images_b = check_pairs(images_a, images_b, sides)
         if not images_a:
             return []
-        device = device or model.device
+        device = explain_device(model, device)
         with torch.enable_grad():
             xa = model.input_tensor(images_a, device).requires_grad_(True)
             xb = model.input_tensor(images_b, device).requires_grad_(sides == "both")
