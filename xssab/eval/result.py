@@ -1,5 +1,5 @@
 """Typed result of a benchmark run. ``BenchResult.to_dict()`` is the results.json
-schema (docs/benchmark.md, interface.md); the per-pair arrays stay reachable for
+schema (docs/benchmark.md, "results.json"); the per-pair arrays stay reachable for
 statistics over pairs (e.g. bootstrap intervals)."""
 
 from __future__ import annotations
