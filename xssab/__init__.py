@@ -17,6 +17,7 @@ from .data.base import Pair, PairDataset
 from .errors import (
     DatasetError,
     ModelLoadError,
+    NoFaceError,
     ParityError,
     ThresholdError,
     UnknownNameError,
@@ -67,23 +68,31 @@ def load_model(name_or_path: str | os.PathLike | ModelCard, *, device: str = "cp
 def explain(model: FaceModel, image_a, image_b, threshold: float | None = None, *,
             method: str | ExplanationMethod = "xssab",
             options: MethodOptions | dict | None = None,
-            device: str | None = None) -> Explanation:
-    """Explain one pair; returns an :class:`Explanation` with maps for both images."""
+            device: str | None = None, align: bool | str = "auto",
+            face_index: int | None = None, detector: Any = None) -> Explanation:
+    """Explain one pair; returns an :class:`Explanation` with maps for both images.
+
+    ``align="auto"``: photos not of the model's input size are detected and aligned and
+    their maps come back at the photo's size (docs/alignment.md); ``face_index`` picks a
+    face (0 = largest), ``detector`` a registered face detector (default "mtcnn")."""
     from .explain.api import explain as _explain
 
     return _explain(model, image_a, image_b, threshold=threshold, method=method,
-                    options=options, device=device)
+                    options=options, device=device, align=align, face_index=face_index,
+                    detector=detector)
 
 
 def explain_pairs(model: FaceModel, images_a, images_b, threshold: float | None = None, *,
                   method: str | ExplanationMethod = "xssab",
                   options: MethodOptions | dict | None = None, device: str | None = None,
-                  sides: str = "both") -> list[Explanation]:
+                  sides: str = "both", align: bool | str = "auto",
+                  face_index: int | None = None, detector: Any = None) -> list[Explanation]:
     """Explain many pairs at once; one :class:`Explanation` per pair."""
     from .explain.api import explain_pairs as _explain_pairs
 
     return _explain_pairs(model, images_a, images_b, threshold=threshold, method=method,
-                          options=options, device=device, sides=sides)
+                          options=options, device=device, sides=sides, align=align,
+                          face_index=face_index, detector=detector)
 
 
 def get_dataset(name: str, path=None, **options: Any) -> PairDataset:
@@ -138,6 +147,7 @@ __all__ = [
     "MethodOptions",
     "ModelCard",
     "ModelLoadError",
+    "NoFaceError",
     "Pair",
     "PairDataset",
     "ParityError",

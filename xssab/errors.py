@@ -33,3 +33,7 @@ class DatasetError(XssabError):
 
 class ThresholdError(XssabError):
     """No decision threshold is known for a model."""
+
+
+class NoFaceError(XssabError):
+    """Face detection found no face in an image that had to be aligned."""

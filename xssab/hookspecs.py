@@ -1,9 +1,9 @@
 """Plugin hook specifications.
 
 The registration hooks receive a ``register`` callback taking ONE object with a ``name``.
-Built-in models, methods, comparators and datasets go through exactly these hooks, like
-third-party plugins do. ``register_commands`` receives the command line's argparse
-sub-parsers instead (like llm's ``register_commands`` receives its click group).
+Built-in models, methods, comparators, datasets and face detectors go through exactly these
+hooks, like third-party plugins do. ``register_commands`` receives the command line's
+argparse sub-parsers instead (like llm's ``register_commands`` receives its click group).
 """
 
 from __future__ import annotations
@@ -63,4 +63,13 @@ def register_commands(subparsers):
     ``console`` is a ``rich.console.Console``. Raise :class:`xssab.XssabError` for a user
     error: the command line prints it as one ``error:`` line and exits 2. A name that is
     already taken (or a hook that raises) is reported once as a plugin failure.
+    """
+
+
+@hookspec
+def register_detectors(register):
+    """Register face detectors (used to align raw photos).
+
+    Call ``register(detector)`` with an object following :class:`xssab.align.FaceDetector`
+    (a ``name``, a ``description`` and ``detect(images) -> list[list[Detection]]``).
     """

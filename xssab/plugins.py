@@ -21,6 +21,7 @@ DEFAULT_PLUGINS = (
     "xssab._builtin_models",
     "xssab._builtin_methods",
     "xssab._builtin_datasets",
+    "xssab._builtin_detectors",
     "xssab_xface",
     "xssab_xcos",
     "xssab_fggb",

@@ -25,7 +25,8 @@ on_reset(_clear)
 
 
 def plugin_of(kind: str, name: str) -> str | None:
-    """Which plugin registered ``name`` (kind: models, explainers, comparators, datasets)."""
+    """Which plugin registered ``name`` (kind: models, explainers, comparators, datasets,
+    detectors)."""
     _collect(kind)
     return _origins.get(kind, {}).get(name)
 
@@ -48,7 +49,8 @@ class DatasetEntry:
 
 
 _HOOKS = {"models": "register_models", "explainers": "register_explainers",
-          "comparators": "register_comparators", "datasets": "register_datasets"}
+          "comparators": "register_comparators", "datasets": "register_datasets",
+          "detectors": "register_detectors"}
 
 
 def _collect(kind: str) -> dict[str, Any]:
@@ -136,6 +138,14 @@ def comparators() -> dict[str, Any]:
 
 def get_comparator(name: str):
     return _lookup("comparators", "comparator", name)
+
+
+def detectors() -> dict[str, Any]:
+    return dict(_collect("detectors"))
+
+
+def get_detector(name: str):
+    return _lookup("detectors", "face detector", name)
 
 
 def datasets() -> dict[str, DatasetEntry]:

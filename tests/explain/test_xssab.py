@@ -103,7 +103,7 @@ def test_engine_matches_per_pair_reference(models, pairs, graph):
     model = models[graph]
     images_a, images_b = pairs
     threshold = 0.25
-    got = xssab.explain_pairs(model, images_a, images_b, threshold,
+    got = xssab.explain_pairs(model, images_a, images_b, threshold, align=False,
                               options=Options(chunk_size=2))
     assert len(got) == len(images_a)
     for i, res in enumerate(got):
@@ -135,14 +135,15 @@ def test_genuine_self_pair_has_high_similarity(models, pairs):
 def test_deterministic_and_chunk_and_vjp_invariant(models, pairs):
     model = models["iresnet_opset11"]
     images_a, images_b = pairs
-    r1 = xssab.explain_pairs(model, images_a, images_b, 0.25)
-    r2 = xssab.explain_pairs(model, images_a, images_b, 0.25)
+    r1 = xssab.explain_pairs(model, images_a, images_b, 0.25, align=False)
+    r2 = xssab.explain_pairs(model, images_a, images_b, 0.25, align=False)
     for x, y in zip(r1, r2):
         assert x.similarity == y.similarity
         assert np.array_equal(x.a.combined, y.a.combined)
         assert np.array_equal(x.b.negative, y.b.negative)
     for opts in (Options(chunk_size=1, vjp="sequential"), Options(chunk_size=3, vjp="batched")):
-        r3 = xssab.explain_pairs(model, images_a, images_b, 0.25, options=opts)
+        r3 = xssab.explain_pairs(model, images_a, images_b, 0.25, options=opts,
+                                     align=False)
         for x, y in zip(r1, r3):
             assert abs(x.similarity - y.similarity) <= 1e-6
             assert _rel(y.a.positive, x.a.positive) <= 1e-5
@@ -153,8 +154,9 @@ def test_deterministic_and_chunk_and_vjp_invariant(models, pairs):
 def test_sides_a_explains_only_first_image(models, pairs):
     model = models["iresnet_opset11"]
     images_a, images_b = pairs
-    both = xssab.explain_pairs(model, images_a, images_b, 0.25)
-    only_a = xssab.explain_pairs(model, images_a, images_b, 0.25, sides="a")
+    both = xssab.explain_pairs(model, images_a, images_b, 0.25, align=False)
+    only_a = xssab.explain_pairs(model, images_a, images_b, 0.25, sides="a",
+                                 align=False)
     for x, y in zip(both, only_a):
         assert y.b is None
         assert y.backward_passes == 2 and y.forward_passes == 2
@@ -168,7 +170,7 @@ def test_maps_at_user_image_size(models):
     model = models["iresnet_opset11"]
     a = random_faces(1, size=(250, 250), seed=5)[0]
     b = random_faces(1, size=(80, 96), seed=6)[0]
-    res = xssab.explain(model, a, b, threshold=0.25)
+    res = xssab.explain(model, a, b, threshold=0.25, align=False)
     assert res.a.combined.shape == (250, 250)
     assert res.b.combined.shape == (80, 96)
     assert res.a.positive.shape == res.a.negative.shape == (250, 250)
@@ -193,6 +195,8 @@ def test_threshold_moves_the_split_not_the_similarity(models, pairs):
 def test_bad_options(models, pairs):
     model = models["iresnet_opset11"]
     with pytest.raises(xssab.XssabError, match="chunk_size"):
-        xssab.explain_pairs(model, pairs[0], pairs[1], 0.2, options=Options(chunk_size=0))
+        xssab.explain_pairs(model, pairs[0], pairs[1], 0.2, options=Options(chunk_size=0),
+                            align=False)
     with pytest.raises(xssab.XssabError, match="vjp"):
-        xssab.explain_pairs(model, pairs[0], pairs[1], 0.2, options={"vjp": "magic"})
+        xssab.explain_pairs(model, pairs[0], pairs[1], 0.2, options={"vjp": "magic"},
+                            align=False)

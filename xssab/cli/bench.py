@@ -29,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=DEFAULT_DATASET,
                    help="registered dataset: synth, lfw, bin, folder (default: %(default)s)")
     p.add_argument("--data", default=None, help="dataset path (lfw/bin/folder)")
+    p.add_argument("--align", action="store_true",
+                   help="detect and align the dataset's images (lfw, folder; cached)")
     p.add_argument("--pairs", type=int, default=DEFAULT_PAIRS,
                    help="number of pairs (balanced genuine/impostor subset; 0 = all; "
                         "default %(default)s)")
@@ -66,7 +68,8 @@ def config_from_args(args):
     return BenchConfig(models=args.models, methods=args.methods, dataset=args.dataset,
                        data=args.data, pairs=args.pairs, seed=args.seed, device=args.device,
                        ort_device=args.ort_device, batch_size=args.batch_size,
-                       cache=not args.no_cache, out=args.out, force=args.force)
+                       cache=not args.no_cache, out=args.out, force=args.force,
+                       align=args.align)
 
 
 def _progress(console: Console) -> Progress:

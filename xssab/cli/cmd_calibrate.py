@@ -20,6 +20,8 @@ def add_parser(sub):
     p.add_argument("--dataset", "-d", default="synth",
                    help="registered dataset name (synth, lfw, bin, folder, ...; default synth)")
     p.add_argument("--data", default=None, help="dataset location (file or folder)")
+    p.add_argument("--align", action="store_true",
+                   help="detect and align the dataset's images (lfw, folder; cached)")
     p.add_argument("--pairs", type=int, default=0,
                    help="use a balanced subset of about N pairs (default 0 = all)")
     p.add_argument("--batch-size", type=int, default=64, help="images per embedding batch")
@@ -46,7 +48,7 @@ def run(args, console) -> int:
     model = xssab.load_model(args.model, device=args.device)
     from ..eval.data import open_dataset
 
-    dataset = open_dataset(args.dataset, args.data, min_pairs=args.pairs)
+    dataset = open_dataset(args.dataset, args.data, min_pairs=args.pairs, align=args.align)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), console=console, transient=True)
     with progress:

@@ -25,9 +25,11 @@ USER_EXTRAS = (("confidence", "confidence"), ("variant", "variant"), ("xcos", "x
 def add_parser(sub):
     p = sub.add_parser(
         "explain", help="explain one pair of face images (xSSAB by default)",
-        description="Compare two aligned face crops with a model and explain the decision: "
-        "prints similarity, threshold and decision; --out writes a figure with both images "
-        "and their positive (greens), negative (reds) and combined (red-yellow-green) maps.")
+        description="Compare two face photos (raw photos are detected and aligned; aligned "
+        "crops of the model's input size are used as they are) with a model and explain the "
+        "decision: prints similarity, threshold and decision; --out writes a figure with "
+        "both images and their positive (greens), negative (reds) and combined "
+        "(red-yellow-green) maps, on the photo and on the aligned crop.")
     p.add_argument("image_a", metavar="A", help="first image (jpg/png/...)")
     p.add_argument("image_b", metavar="B", help="second image")
     p.add_argument("--model", "-m", required=True, help="model-zoo name or path to an ONNX file")
@@ -40,6 +42,13 @@ def add_parser(sub):
     p.add_argument("--out", "-o", default=None, help="figure file to write (png, pdf, svg)")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="also print the model evaluations and the method's internals")
+    p.add_argument("--align", choices=("auto", "on", "off"), default="auto",
+                   help="detect and align faces: auto (default) = photos not of the model's "
+                   "input size; on = always; off = resize the whole image")
+    p.add_argument("--face", type=int, default=None, metavar="K",
+                   help="which detected face to use, 0 = largest (default)")
+    p.add_argument("--detector", default=None, metavar="NAME",
+                   help="registered face detector (default mtcnn, shipped; see `xssab plugins`)")
     p.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
                    help="method option, repeatable (e.g. -O seed=1, -O patch_sizes=7,14, "
                    "-O calibration_dataset=synth for the x-face confidence)")
@@ -81,6 +90,12 @@ def run(args, console) -> int:
     from ..registry import get_explainer
 
     get_explainer(args.method)  # unknown name: fail before any loading
+    if args.detector is not None:
+        from ..registry import get_detector
+
+        get_detector(args.detector)
+    if args.face is not None and args.face < 0:
+        raise XssabError(f"--face {args.face}: use 0 (largest face) or a larger index")
     options = parse_options(args.option) or None
     overrides = {"channel_order": args.channel_order, "input_size": args.input_size,
                  "feature_output": args.feature_output}
@@ -89,8 +104,13 @@ def run(args, console) -> int:
     threshold = resolve_threshold(model, args.threshold)
     source = "given" if args.threshold is not None else (
         getattr(model, "threshold_source", None) or "model")
-    res = xssab.explain(model, img_a, img_b, threshold=threshold, method=args.method,
-                        options=options, device=args.device)
+    from ..explain.api import explain as _explain
+
+    align = {"auto": "auto", "on": True, "off": False}[args.align]
+    res = _explain(model, img_a, img_b, threshold=threshold, method=args.method,
+                   options=options, device=args.device, align=align, face_index=args.face,
+                   detector=args.detector,
+                   labels=(str(args.image_a), str(args.image_b)))
     decision = "[bold green]MATCH[/]" if res.match else "[bold red]NO MATCH[/]"
     console.print(f"model      {model.name}")
     console.print(f"method     {res.method}")
@@ -102,6 +122,13 @@ def run(args, console) -> int:
             value = res.extras[key]
             shown = f"{value:.4f}" if isinstance(value, (float, np.floating)) else value
             console.print(f"{label:<10} {shown}", highlight=False)
+    for side, label in (("a", args.image_a), ("b", args.image_b)):
+        face = res.extras.get(f"face_{side}")
+        if face:
+            x1, y1, x2, y2 = face["box"]
+            console.print(f"face {side}     {Path(label).name}: face {face['face_index']} of "
+                          f"{face['faces']} ({face['detector']}, score {face['score']:.3f}), "
+                          f"box {x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}", highlight=False)
     if args.verbose:
         console.print(f"passes     {res.forward_passes} forward, {res.backward_passes} "
                       "backward")

@@ -15,7 +15,8 @@ def add_parser(sub):
                        "a model's file into the cache and verifies its sha256.")
     p.add_argument("action", nargs="?", choices=("list", "fetch"), default="list",
                    help="list (default) or fetch")
-    p.add_argument("name", nargs="?", help="model name (for fetch)")
+    p.add_argument("name", nargs="?", help="model name, or a face detector card such as "
+                   "scrfd-10g (for fetch)")
     p.add_argument("--force", action="store_true", help="fetch: download again")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="list: also the plugin, the weights' path, the full preprocessing "
@@ -94,7 +95,13 @@ def _fetch(args, console) -> int:
 
     if not args.name:
         raise XssabError("usage: xssab models fetch NAME (see `xssab models` for names)")
-    card = get_card(args.name)
+    from .. import registry
+
+    detector = registry.detectors().get(args.name)
+    if detector is not None and getattr(detector, "card", None) is not None:
+        card = detector.card  # a face detector's card (e.g. scrfd-10g)
+    else:
+        card = get_card(args.name)
     local = cache.find_weights(card)
     if local is not None and not args.force and local != cache.cache_path(card):
         console.print(f"{card.name}: weights present at {local}")

@@ -19,7 +19,7 @@ def run(args, console) -> int:
     # calling the hooks once surfaces plugins that raise while registering
     from .. import registry
 
-    for kind in ("models", "explainers", "comparators", "datasets"):
+    for kind in ("models", "explainers", "comparators", "datasets", "detectors"):
         registry._collect(kind)
     table = Table(title="plugins")
     for col in ("name", "version", "kind", "hooks"):

@@ -11,6 +11,10 @@ relative to ``DIR``); otherwise the first of ``pairs.txt``, ``pair_list.txt``,
 ``pairs.list`` in ``DIR``, or the only ``*.txt`` file there. ``path`` may also be the pair
 list itself (the images are then next to it).
 
+``align=True`` detects and aligns each image to the ArcFace template at ``align_size``
+(112), cached like the LFW loader's (for folders of raw photos; the xSSAB layout itself is
+already aligned).
+
 Folds: 10 consecutive chunks of the pair list (pair ``i`` of ``n`` is in fold
 ``i * 10 // n``), as in LFW's protocol without shuffling.
 
@@ -29,6 +33,7 @@ import numpy as np
 
 from .._util import decode_image as _decode
 from ..errors import DatasetError
+from .aligned import aligned_cache
 from .base import Pair
 
 PAIR_LIST_NAMES = ("pairs.txt", "pair_list.txt", "pairs.list")
@@ -65,7 +70,8 @@ def decode_image(data: bytes | np.ndarray, what: str) -> np.ndarray:
 class FolderDataset:
     name = "folder"
 
-    def __init__(self, path=None, pairs_file=None, **_options):
+    def __init__(self, path=None, pairs_file=None, align=False, detector=None,
+                 align_size=112, **_options):
         if path is None:
             raise DatasetError("the 'folder' dataset needs a path: pass --data DIR "
                                "(numbered crops plus a pair list 'i.jpg j.jpg 1|-1')")
@@ -78,6 +84,8 @@ class FolderDataset:
         self.pairs_path = self._find_list(path, pairs_file)
         self._pairs = self._read_pairs(self.pairs_path)
         self._identities = pairs_identities(self._pairs)
+        self.aligned = aligned_cache(f"folder:{self.root.resolve()}", align, None, detector,
+                                     align_size)
 
     @staticmethod
     def _find_list(root: Path, pairs_file) -> Path:
@@ -124,6 +132,11 @@ class FolderDataset:
         return self._identities.get(key, f"id:{key}")
 
     def load(self, key: str) -> np.ndarray:
+        if self.aligned is not None:
+            return self.aligned.get(key, self._load_raw)
+        return self._load_raw(key)
+
+    def _load_raw(self, key: str) -> np.ndarray:
         p = self.root / key
         try:
             data = p.read_bytes()

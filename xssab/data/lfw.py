@@ -4,7 +4,10 @@ Layout: ``ROOT/<name>/<name>_0001.<ext>`` and ``ROOT/pairs.txt`` (or ``pairs_fil
 may have any size; they are decoded with OpenCV and returned as uint8 RGB (OpenCV decodes
 BGR; the loader converts). Raw LFW images are 250x250 with the face in the middle: pass
 ``crop=N`` (or ``crop=(h, w)``) to take the central region (``crop=150`` is a common choice
-before the model's resize to 112x112); ``crop=None`` keeps the whole image.
+before the model's resize to 112x112); ``crop=None`` keeps the whole image. ``align=True`` instead detects the face and aligns it
+to the five-point ArcFace template at ``align_size`` (112; ``detector=`` picks a registered
+detector, default mtcnn); aligned crops are cached (:mod:`xssab.align.cache`). The centre
+crop stays the default (fast, and what earlier results used).
 
 Keys are ``"<name>/<name>_<nnnn>"`` (the file stem with its folder); ``identity(key)`` is
 the folder name.
@@ -19,6 +22,7 @@ import numpy as np
 
 from .._util import read_image
 from ..errors import DatasetError
+from .aligned import aligned_cache
 from .base import Pair
 from .pairs import entries_to_pairs, read_pairs
 
@@ -30,7 +34,8 @@ class LfwDataset:
 
     name = "lfw"
 
-    def __init__(self, path=None, pairs_file=None, ext=None, crop=None):
+    def __init__(self, path=None, pairs_file=None, ext=None, crop=None, align=False,
+                 detector=None, align_size=112):
         if path is None:
             raise DatasetError("dataset 'lfw' needs a folder: pass --data PATH (identity "
                                "folders plus pairs.txt)")
@@ -55,6 +60,8 @@ class LfwDataset:
                 raise DatasetError(f"crop must be a positive size N or (h, w), got {crop!r}")
         self.crop = crop
         self._keys: list[str] | None = None
+        self.aligned = aligned_cache(f"lfw:{self.root.resolve()}", align, crop, detector,
+                                     align_size)
 
     # ------------------------------------------------------------------
     def _detect_ext(self) -> str:
@@ -89,6 +96,11 @@ class LfwDataset:
         return list(self._keys)
 
     def load(self, key: str) -> np.ndarray:
+        if self.aligned is not None:
+            return self.aligned.get(key, self._load_raw)
+        return self._load_raw(key)
+
+    def _load_raw(self, key: str) -> np.ndarray:
         f = self.file(key)
         if not f.exists():
             raise DatasetError(f"image missing: {f} (named in {self.pairs_file}); restore the "

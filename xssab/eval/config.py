@@ -34,7 +34,8 @@ class BenchConfig:
     per explanation chunk; an embedding batch holds ``4 * batch_size`` images.
     ``cache``: ``True`` = the stage cache under ``xssab_home()/bench``, ``False`` = none,
     or a folder. ``out``/``force``: where ``write_outputs`` writes and whether it may
-    overwrite (checked by :meth:`validate`, before any work).
+    overwrite (checked by :meth:`validate`, before any work). ``align``: detect and align
+    the dataset's images (lfw, folder; docs/alignment.md).
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -49,6 +50,7 @@ class BenchConfig:
     cache: bool | str | Path = True
     out: str | Path | None = None
     force: bool = False
+    align: bool = False
 
     def __post_init__(self):
         self.models = tuple(split_names(self.models))

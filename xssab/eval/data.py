@@ -16,10 +16,12 @@ from .config import PROTOCOL_VERSION
 from .pairs import balanced_subset, check_both_classes
 
 
-def open_dataset(name: str, path=None, *, min_pairs: int = 0, **options):
+def open_dataset(name: str, path=None, *, min_pairs: int = 0, align: bool = False,
+                 **options):
     """The registered dataset ``name``; ``min_pairs > 0`` asks it to hold at least that
     many pairs (passed to factories that take a ``min_pairs`` argument, e.g. synth renders
-    just enough; fixed-size datasets ignore it)."""
+    just enough; fixed-size datasets ignore it). ``align=True``: detect and align its images
+    (datasets with an ``align`` option: lfw, folder; others raise a one-line error)."""
     from .. import registry
 
     entry = registry.datasets().get(name)
@@ -27,7 +29,17 @@ def open_dataset(name: str, path=None, *, min_pairs: int = 0, **options):
         registry.get_dataset(name)  # raises UnknownNameError with suggestions
     if min_pairs and _takes_min_pairs(entry.factory):
         options["min_pairs"] = int(min_pairs)
-    return registry.get_dataset(name, path=path, **options)
+    if not align:
+        return registry.get_dataset(name, path=path, **options)
+    no_align = XssabError(f"dataset {name!r} has no align option (lfw and folder have; "
+                          "bin and synth hold aligned crops already)")
+    try:
+        ds = registry.get_dataset(name, path=path, align=True, **options)
+    except TypeError:
+        raise no_align from None
+    if getattr(ds, "aligned", None) is None:
+        raise no_align
+    return ds
 
 
 def _takes_min_pairs(factory) -> bool:
@@ -83,23 +95,28 @@ class BenchData:
         return self.patched.same
 
 
-def data_key(name: str, path, pairs: Sequence, all_pairs: Sequence) -> dict:
-    return {"dataset": name, "data": str(path) if path else None, "pairs": _pairs_hash(pairs),
-            "n": len(pairs), "protocol": PROTOCOL_VERSION,
-            "threshold_pairs": _pairs_hash(all_pairs)}
+def data_key(name: str, path, pairs: Sequence, all_pairs: Sequence,
+             align: bool = False) -> dict:
+    key = {"dataset": name, "data": str(path) if path else None, "pairs": _pairs_hash(pairs),
+           "n": len(pairs), "protocol": PROTOCOL_VERSION,
+           "threshold_pairs": _pairs_hash(all_pairs)}
+    if align:  # only then: keys of runs without alignment stay as they were
+        key["align"] = True
+    return key
 
 
-def load_data(name: str, path, n_pairs: int, cache: StageCache) -> BenchData:
-    """Open the dataset, choose the balanced subset of ``n_pairs`` (0 = all) and build its
-    patched set (cached next to the stages)."""
+def load_data(name: str, path, n_pairs: int, cache: StageCache,
+              align: bool = False) -> BenchData:
+    """Open the dataset (``align``: its detect-and-align option), choose the balanced
+    subset of ``n_pairs`` (0 = all) and build its patched set (cached next to the stages)."""
     from ..data.patched import build_patched
 
-    ds = open_dataset(name, path, min_pairs=n_pairs)
+    ds = open_dataset(name, path, min_pairs=n_pairs, align=align)
     all_pairs = list(ds.pairs())
     pairs = balanced_subset(all_pairs, n_pairs)
     check_both_classes([p.same for p in pairs],
                        f"dataset {name!r}: the selected {len(pairs)} pairs")
-    key = data_key(name, path, pairs, all_pairs)
+    key = data_key(name, path, pairs, all_pairs, align)
     ps = build_patched(ds, pairs, cache_dir=cache.subdir("patched-" + stage_key(key)))
     arrays = PatchedArrays.from_set(ps)
     if len(arrays) != len(pairs):

@@ -82,16 +82,19 @@ class BenchResult:
 
     def to_dict(self) -> dict[str, Any]:
         cfg, same = self.config, self.data.same
-        return {"dataset": cfg.dataset, "pairs": len(self.data.pairs),
-                "models": {k: m.to_dict() for k, m in self.models.items()},
-                "data": str(cfg.data) if cfg.data else None,
-                "genuine_pairs": int(same.sum()),
-                "impostor_pairs": int((~same).sum()),
-                "seed": cfg.seed, "device": cfg.device,
-                "protocol": {"version": PROTOCOL_VERSION,
-                             "percent": list(dprm.PERCENTS),
-                             "threshold": "EER threshold of all unpatched pairs of the dataset",
-                             "score": "cosine similarity of ONNX Runtime embeddings",
-                             "area": "trapezoid over p/100 from 0.05 to 0.95",
-                             "gap": "area(random) - area(best_worst)",
-                             "localization": "mean over pairs of the per-pair AUROC"}}
+        out = {"dataset": cfg.dataset, "pairs": len(self.data.pairs),
+               "models": {k: m.to_dict() for k, m in self.models.items()},
+               "data": str(cfg.data) if cfg.data else None,
+               "genuine_pairs": int(same.sum()),
+               "impostor_pairs": int((~same).sum()),
+               "seed": cfg.seed, "device": cfg.device,
+               "protocol": {"version": PROTOCOL_VERSION,
+                            "percent": list(dprm.PERCENTS),
+                            "threshold": "EER threshold of all unpatched pairs of the dataset",
+                            "score": "cosine similarity of ONNX Runtime embeddings",
+                            "area": "trapezoid over p/100 from 0.05 to 0.95",
+                            "gap": "area(random) - area(best_worst)",
+                            "localization": "mean over pairs of the per-pair AUROC"}}
+        if getattr(cfg, "align", False):
+            out["align"] = "detected and aligned (docs/alignment.md)"
+        return out

@@ -73,7 +73,8 @@ def run_bench(config: BenchConfig, *, progress=None, executor=None,
     cache = StageCache(config.cache_root())
     seed, eb = int(config.seed), config.emb_batch
 
-    data = data_stage.load_data(config.dataset, config.data, config.pairs, cache)
+    data = data_stage.load_data(config.dataset, config.data, config.pairs, cache,
+                                align=config.align)
     sha = {mn: file_sha256(model.path) for mn, model in models.items()}
     out: dict[str, ModelResult] = {}
     for mn, model in models.items():

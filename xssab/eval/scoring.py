@@ -23,7 +23,7 @@ def embed(model, images: Sequence, batch_size: int = 256,
     out = []
     for i in range(0, len(images), bs):
         chunk = images[i:i + bs]
-        out.append(np.asarray(model.embed(chunk, batch_size=bs)))
+        out.append(np.asarray(model.embed(chunk, batch_size=bs, align=False)))
         if progress is not None:
             progress(len(chunk))
     if not out:

@@ -3,6 +3,12 @@
 Every registered explanation method is reachable by name (``method=``); xSSAB is the
 default. Images are uint8 arrays: RGB (H, W, 3), or gray (H, W) / (H, W, 1), or RGBA
 (H, W, 4); sizes may differ between images, and each image's maps come back at its size.
+
+Raw photos: with ``align="auto"`` (default) an image whose size differs from the model's
+input is detected and aligned (:mod:`xssab.align`) before the method runs; its maps are
+then warped back onto the photo (NaN outside the aligned crop), the crop-sized maps and the
+:class:`~xssab.align.Alignment` are kept in ``extras["alignment_a"|"alignment_b"]`` and the
+chosen face's box / landmarks / score in ``extras["face_a"|"face_b"]`` (plain dicts).
 """
 
 from __future__ import annotations
@@ -54,13 +60,33 @@ def build_options(impl: Any, options: Any) -> Any:
         raise XssabError(f"options for method {impl.name!r} must be {opts_cls.__name__} or a "
                          f"dict, got {type(options).__name__}")
     return options
+def _attach_alignment(res, side: str, info) -> None:
+    """Keep the crop maps, put photo-sized maps in their place, record the face."""
+    from .base import ImageMaps
+
+    if info is None:
+        return
+    crop_maps = getattr(res, side)
+    if crop_maps is None:
+        return
+    info.crop_maps = crop_maps
+    setattr(res, side, ImageMaps(*(info.to_photo(m) for m in (
+        crop_maps.positive, crop_maps.negative, crop_maps.combined))))
+    res.extras[f"alignment_{side}"] = info
+    res.extras[f"face_{side}"] = info.summary()
 
 
 def explain_pairs(model, images_a: Sequence[np.ndarray], images_b: Sequence[np.ndarray],
                   threshold: float | None = None, *, method: Any = "xssab",
                   options: Any = None, device: str | None = None,
-                  sides: str = "both") -> list:
-    """Explain every pair ``(images_a[i], images_b[i])``; one Explanation per pair."""
+                  sides: str = "both", align: Any = "auto", face_index: int | None = None,
+                  detector: Any = None, labels_a: Sequence[str] | None = None,
+                  labels_b: Sequence[str] | None = None) -> list:
+    """Explain every pair ``(images_a[i], images_b[i])``; one Explanation per pair.
+
+    ``align``: "auto" (photos not of the model's input size are detected and aligned),
+    True (always) or False (resize as given); ``face_index``: which face (0 = largest);
+    ``detector``: a registered detector name (default "mtcnn") or object."""
     list_a, list_b = check_pairs(images_a, images_b, sides)
     if device is not None:
         device = normalize_device(device)
@@ -73,13 +99,34 @@ def explain_pairs(model, images_a: Sequence[np.ndarray], images_b: Sequence[np.n
     t = resolve_threshold(model, threshold)
     if not list_a:
         return []
-    return impl.explain_pairs(model, list_a, list_b, t, options, sides=sides, device=device)
+    infos_a = infos_b = [None] * len(list_a)
+    input_size = getattr(model, "input_size", None)
+    if input_size is not None:
+        from ..align.faces import align_images, model_template
+
+        kw = dict(align=align, face_index=face_index, detector=detector,
+                  template=model_template(model))  # one batched detection for A and B
+        n = len(list_a)
+        labels = list(labels_a or [f"images_a[{i}]" for i in range(n)]) + list(
+            labels_b or [f"images_b[{i}]" for i in range(n)])
+        crops, infos = align_images(list_a + list_b, input_size, labels=labels, **kw)
+        list_a, list_b, infos_a, infos_b = crops[:n], crops[n:], infos[:n], infos[n:]
+    results = impl.explain_pairs(model, list_a, list_b, t, options, sides=sides,
+                                 device=device)
+    for res, ia, ib in zip(results, infos_a, infos_b):
+        _attach_alignment(res, "a", ia)
+        _attach_alignment(res, "b", ib)
+    return results
 
 
 def explain(model, image_a: np.ndarray, image_b: np.ndarray, threshold: float | None = None,
-            *, method: Any = "xssab", options: Any = None, device: str | None = None):
-    """Explain one pair; maps for both images (see :func:`explain_pairs`)."""
+            *, method: Any = "xssab", options: Any = None, device: str | None = None,
+            align: Any = "auto", face_index: int | None = None, detector: Any = None,
+            labels: tuple[str, str] = ("image_a", "image_b")):
+    """Explain one pair; maps for both images at their own sizes (see
+    :func:`explain_pairs`; ``labels`` name the images in a no-face error)."""
     a = check_image(image_a, "image_a")
     b = check_image(image_b, "image_b")
     return explain_pairs(model, [a], [b], threshold, method=method, options=options,
-                         device=device, sides="both")[0]
+                         device=device, sides="both", align=align, face_index=face_index,
+                         detector=detector, labels_a=[labels[0]], labels_b=[labels[1]])[0]

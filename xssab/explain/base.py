@@ -36,7 +36,10 @@ class Explanation:
     #: model evaluations used for this pair: forward and backward passes
     forward_passes: int = 0
     backward_passes: int = 0
-    #: method-specific extras (e.g. xCos patch cosine / attention grids, x-face confidence)
+    #: method-specific extras (e.g. xCos patch cosine / attention grids, x-face confidence);
+    #: for photos that were detected and aligned, ``xssab.explain_pairs`` adds ``face_a`` /
+    #: ``face_b`` (box, landmarks, score: plain dicts) and ``alignment_a`` / ``alignment_b``
+    #: (:class:`xssab.align.Alignment`, with the crop and the crop-sized maps)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

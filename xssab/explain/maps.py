@@ -36,7 +36,9 @@ def channel_abs_mean(grad: Any) -> Any:
 
 def symmetric_limits(map_: np.ndarray) -> tuple[float, float]:
     """``(-m, m)`` with ``m = max|map|`` (``(-1, 1)`` for an all-zero map)."""
-    m = float(np.max(np.abs(map_))) if np.size(map_) else 0.0
+    finite = np.abs(np.asarray(map_, dtype=np.float64))
+    finite = finite[np.isfinite(finite)]
+    m = float(finite.max()) if finite.size else 0.0
     if not np.isfinite(m) or m == 0.0:
         m = 1.0
     return -m, m
@@ -48,7 +50,8 @@ def overlay(image: np.ndarray, map_: np.ndarray, cmap: str, vmin: float, vmax: f
 
     The blend weight grows with the map's magnitude (``alpha`` at the extreme, a faint
     tint near zero), so weak regions keep the image visible. For a diverging range
-    (``vmin < 0 < vmax``) the magnitude is ``|value| / max(|vmin|, vmax)``.
+    (``vmin < 0 < vmax``) the magnitude is ``|value| / max(|vmin|, vmax)``. NaN pixels
+    (outside an aligned crop) show the image untinted.
     """
     import matplotlib
 
@@ -56,6 +59,8 @@ def overlay(image: np.ndarray, map_: np.ndarray, cmap: str, vmin: float, vmax: f
     m = np.asarray(map_, dtype=np.float32)
     if m.shape != rgb.shape[:2]:
         m = resize_map(m, rgb.shape[:2])
+    valid = np.isfinite(m)
+    m = np.where(valid, m, 0.0)
     span = (vmax - vmin) or 1.0
     t = np.clip((m - vmin) / span, 0.0, 1.0)
     if vmin < 0 < vmax:
@@ -63,5 +68,5 @@ def overlay(image: np.ndarray, map_: np.ndarray, cmap: str, vmin: float, vmax: f
     else:
         mag = t
     coloured = matplotlib.colormaps[cmap](t)[..., :3].astype(np.float32)
-    w = (0.1 + (alpha - 0.1) * mag)[..., None]
+    w = np.where(valid, 0.1 + (alpha - 0.1) * mag, 0.0)[..., None]
     return np.clip((1.0 - w) * rgb + w * coloured, 0.0, 1.0)

@@ -58,8 +58,8 @@ class RandomMethod:
         n = len(images_a)
         if n == 0:
             return []
-        ea = np.asarray(model.embed(images_a), dtype=np.float64)
-        eb = np.asarray(model.embed(images_b), dtype=np.float64)
+        ea = np.asarray(model.embed(images_a, align=False), dtype=np.float64)
+        eb = np.asarray(model.embed(images_b, align=False), dtype=np.float64)
         sims = _cosine(ea, eb)
         out = []
         for i in range(n):

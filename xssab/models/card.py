@@ -42,6 +42,9 @@ class ModelCard:
     description: str = ""
     #: plugin that registered the card (filled in by the registry)
     plugin: str | None = None
+    #: five (x, y) alignment target points in input pixels (left eye, right eye, nose tip,
+    #: left and right mouth corner); None = the ArcFace 112x112 template scaled to input_size
+    align_template: list | None = None
     #: further facts a backend needs (provenance, measured accuracy, xcos outputs...)
     extra: dict[str, Any] = field(default_factory=dict)
     #: folder the card was read from; relative ``path`` values resolve against it

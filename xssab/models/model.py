@@ -81,9 +81,18 @@ class FaceModel:
     def session(self):
         return self._session
 
-    def embed(self, images, batch_size: int = 64, normalize: bool = False) -> np.ndarray:
-        """float32 (N, D) embeddings through ONNX Runtime (not normalised by default)."""
+    def embed(self, images, batch_size: int = 64, normalize: bool = False, *,
+              align="auto", face_index: int | None = None, detector=None) -> np.ndarray:
+        """float32 (N, D) embeddings through ONNX Runtime (not normalised by default).
+
+        ``align="auto"``: images not already of the input size are detected and aligned
+        (:mod:`xssab.align`); ``True`` always, ``False`` never (plain resize)."""
         ims = as_image_list(images)
+        if align is not False and ims:
+            from ..align.faces import align_images
+
+            ims, _ = align_images(ims, self.input_size, align=align, face_index=face_index,
+                                  detector=detector, template=self.card.align_template)
         out = [self.embed_input(self.preprocess(ims[i:i + batch_size]), batch_size)
                for i in range(0, len(ims), max(1, batch_size))]
         emb = (np.concatenate(out) if out

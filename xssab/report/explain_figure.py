@@ -6,6 +6,12 @@ maps as overlays on the image. Positive and negative maps share one colour scale
 images (0 .. max of both), so their strengths compare across the pair. The title names the
 model, the method, the similarity, the threshold and the decision. Rendered with the Agg
 backend; nothing is shown on screen.
+
+Raw photos (the explanation carries ``extras["alignment_a"|"alignment_b"]``): one row per
+image with the photo and its combined map warped back onto it (the detected box and five
+landmarks drawn; outside the aligned crop the photo is untinted), the aligned crop the
+model saw (template points marked), and the crop's positive, negative and combined maps
+plus the combined overlay on the crop.
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ def explain_figure(explanation, image_a: np.ndarray, image_b: np.ndarray, out, *
     from matplotlib.figure import Figure
 
     out = Path(out)
+    extras = getattr(explanation, "extras", {}) or {}
+    if extras.get("alignment_a") is not None or extras.get("alignment_b") is not None:
+        return _aligned_figure(explanation, image_a, image_b, out, model_name=model_name,
+                               labels=labels, dpi=dpi)
     rows = [(labels[0], image_a, explanation.a)]
     if explanation.b is not None:
         rows.append((labels[1], image_b, explanation.b))
@@ -75,6 +85,83 @@ def explain_figure(explanation, image_a: np.ndarray, image_b: np.ndarray, out, *
              f"{explanation.similarity:.4f} vs threshold {explanation.threshold:.4f} -> "
              f"{decision}")
     fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    _atomic_savefig(fig, out, dpi)
+    return out
+
+
+def _title(explanation, model_name: str) -> str:
+    decision = "MATCH" if explanation.match else "NO MATCH"
+    return (f"{model_name or 'model'} | {explanation.method} | similarity "
+            f"{explanation.similarity:.4f} vs threshold {explanation.threshold:.4f} -> "
+            f"{decision}")
+
+
+def _aligned_figure(explanation, image_a, image_b, out: Path, *, model_name: str,
+                    labels: tuple[str, str], dpi: int) -> Path:
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    rows = []
+    for side, label, img in (("a", labels[0], image_a), ("b", labels[1], image_b)):
+        maps = getattr(explanation, side)
+        if maps is None:
+            continue
+        info = explanation.extras.get(f"alignment_{side}")
+        crop_maps = getattr(info, "crop_maps", None) if info is not None else None
+        crop = info.crop if info is not None and info.crop is not None else img
+        rows.append((label, img, maps, info, crop, crop_maps or maps))
+    pos_max = max(float(np.nanmax(cm.positive)) for *_, cm in rows) or 1.0
+    neg_max = max(float(np.nanmax(cm.negative)) for *_, cm in rows) or 1.0
+    cmax = max(symmetric_limits(cm.combined)[1] for *_, cm in rows)
+    cols = ["photo + combined", "aligned crop", "positive", "negative", "combined",
+            "combined overlay"]
+    fig = Figure(figsize=(2.4 * len(cols), 2.6 * len(rows) + 0.7))
+    axes = fig.subplots(len(rows), len(cols), squeeze=False)
+    specs = [(CMAP_POSITIVE, 0.0, pos_max), (CMAP_NEGATIVE, 0.0, neg_max),
+             (CMAP_COMBINED, -cmax, cmax)]
+    for r, (label, img, maps, info, crop, cm) in enumerate(rows):
+        rgb = to_rgb(img)
+        ax = axes[r][0]
+        ax.imshow(overlay(rgb, maps.combined, CMAP_COMBINED, -cmax, cmax))
+        ax.set_ylabel(f"{label}  {rgb.shape[1]}x{rgb.shape[0]}", fontsize=8)
+        if info is not None:
+            x1, y1, x2, y2 = (float(v) for v in info.detection.box)
+            ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="cyan", lw=1))
+            lm = np.asarray(info.detection.landmarks)
+            ax.scatter(lm[:, 0], lm[:, 1], s=9, c="cyan", marker="o", linewidths=0)
+            ax.set_xlabel(f"face {info.face_index + 1}/{info.faces}, "
+                          f"{info.detector} {float(info.detection.score):.2f}", fontsize=7)
+        crgb = to_rgb(crop)
+        axes[r][1].imshow(crgb)
+        if info is not None:
+            tpl = np.asarray(info.points_to_crop(info.detection.landmarks))
+            axes[r][1].scatter(tpl[:, 0], tpl[:, 1], s=9, c="cyan", linewidths=0)
+            axes[r][1].scatter(info.template[:, 0], info.template[:, 1], s=22, c="none",
+                               edgecolors="magenta", linewidths=0.8)
+        axes[r][1].set_xlabel(f"{crgb.shape[1]}x{crgb.shape[0]}"
+                              + (" (as given)" if info is None else ""), fontsize=7)
+        for j, (arr, (cmap, lo, hi)) in enumerate(zip(
+                (cm.positive, cm.negative, cm.combined), specs)):
+            im = axes[r][2 + j].imshow(arr, cmap=cmap, vmin=lo, vmax=hi)
+            if r == len(rows) - 1:
+                from matplotlib.ticker import MaxNLocator
+
+                cb = fig.colorbar(im, ax=axes[r][2 + j], fraction=0.046, pad=0.02,
+                                  orientation="horizontal")
+                cb.locator = MaxNLocator(3)
+                cb.update_ticks()
+                cb.ax.tick_params(labelsize=7)
+        axes[r][5].imshow(overlay(crgb, cm.combined, CMAP_COMBINED, -cmax, cmax))
+    for c, name in enumerate(cols):
+        axes[0][c].set_title(name, fontsize=9)
+    for row in axes:
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(_title(explanation, model_name), fontsize=11)
+    fig.text(0.5, 0.005, "cyan: detected box and landmarks; magenta rings: alignment template",
+             ha="center", fontsize=7)
     fig.tight_layout()
     _atomic_savefig(fig, out, dpi)
     return out
