@@ -95,7 +95,8 @@ def test_a_dataset_that_ignores_align_is_refused(fake_plugin, raw_lfw):
     class Plugin:
         @xssab.hookimpl
         def register_datasets(self, register):
-            register("quiet", lambda path=None, **options: xssab.get_dataset("lfw", path))
+            register(xssab.DatasetEntry(
+                "quiet", lambda path=None, **options: xssab.get_dataset("lfw", path)))
 
     fake_plugin(Plugin(), "quiet-dataset")
     with pytest.raises(xssab.XssabError, match="'quiet' has no align option"):

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -47,37 +45,27 @@ class AlignedCache:
         return self.dir / (safe + ".png")
 
     def _write(self, key: str, crop: np.ndarray) -> None:
-        import cv2
+        from .._util import atomic_path, write_png
 
-        p = self.path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".png", dir=p.parent)
-        os.close(fd)
-        try:
-            if not cv2.imwrite(tmp, np.ascontiguousarray(crop[:, :, ::-1])):
-                raise OSError(f"cannot write {tmp}")
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(self.path(key), suffix=".png") as tmp:
+            write_png(tmp, crop)
 
     def _fallback(self, key: str, image: np.ndarray) -> np.ndarray:
-        from ..models.preprocess import resize, to_rgb
+        from .._util import resize_image, to_rgb
 
         self.fallbacks.add(key)
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "fallbacks.txt", "a", encoding="utf-8") as fh:
             fh.write(key + "\n")
-        return resize(to_rgb(image), self.size)
+        return resize_image(to_rgb(image), self.size)
 
     def _read(self, key: str) -> np.ndarray | None:
-        import cv2
+        from .._util import read_image
 
         p = self.path(key)
         if not p.is_file():
             return None
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        return None if img is None else np.ascontiguousarray(img[:, :, ::-1])
+        return read_image(p)
 
     def prealign(self, keys: Iterable[str], load_raw: Callable[[str], np.ndarray],
                  batch_size: int = 32) -> None:

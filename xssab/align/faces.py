@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import NoFaceError, XssabError
-from ..models.preprocess import to_rgb
+from .._util import to_rgb
 from .detection import Detection, order_faces
 from .transform import (apply, crop_coverage, invert, map_to_photo, similarity_transform,
                         template_for, warp)

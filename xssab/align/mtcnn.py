@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..models.preprocess import to_rgb
+from .._util import resize_image, to_rgb
 from .detection import Detection, nms
 
 
@@ -73,8 +73,6 @@ def _regress(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
 def _crops(img: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """(n, size, size, 3) float32 crops of integer boxes (inclusive corners), zero-padded
     where a box leaves the photo."""
-    import cv2
-
     h, w = img.shape[:2]
     out = np.zeros((len(boxes), size, size, 3), np.float32)
     for k, (x1, y1, x2, y2) in enumerate(boxes.astype(np.int64)):
@@ -86,8 +84,7 @@ def _crops(img: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
         if sx2 < sx1 or sy2 < sy1:
             continue
         tmp[sy1 - y1:sy2 - y1 + 1, sx1 - x1:sx2 - x1 + 1] = img[sy1:sy2 + 1, sx1:sx2 + 1]
-        interp = cv2.INTER_AREA if bw > size else cv2.INTER_LINEAR
-        out[k] = cv2.resize(tmp, (size, size), interpolation=interp)
+        out[k] = resize_image(tmp, (size, size))
     return out
 
 
@@ -138,8 +135,6 @@ class MtcnnDetector:
 
     def _stage1(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Per image (n, 9) candidates: x1 y1 x2 y2 score + 4 regression values."""
-        import cv2
-
         pnet = self._load()["pnet"]
         t0 = self.thresholds[0]
         found: list[list[np.ndarray]] = [[] for _ in images]
@@ -149,8 +144,7 @@ class MtcnnDetector:
         for (h, w), idx in groups.items():
             for scale in self._scales(h, w):
                 hs, ws = int(np.ceil(h * scale)), int(np.ceil(w * scale))
-                batch = [cv2.resize(images[i], (ws, hs), interpolation=cv2.INTER_AREA)
-                         for i in idx]
+                batch = [resize_image(images[i], (hs, ws)) for i in idx]
                 for s in range(0, len(idx), self.pnet_batch):
                     part = np.stack(batch[s:s + self.pnet_batch])
                     prob, reg = pnet.run(None, {"input": _normalise(part)})

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..models.preprocess import to_rgb
+from .._util import to_rgb
 from .detection import Detection, nms
 
 STRIDES = (8, 16, 32)
