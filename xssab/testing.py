@@ -74,7 +74,10 @@ def _options(method, options: Any, **changes) -> Any:
 
 
 def _call(method, model, a, b, threshold, opts, sides="both") -> list:
-    return method.explain_pairs(model, a, b, threshold, opts, sides=sides)
+    from .align.faces import images_as_given
+
+    with images_as_given():  # as xssab.explain_pairs runs methods: images are crops
+        return method.explain_pairs(model, a, b, threshold, opts, sides=sides)
 
 
 def _check_maps(maps, hw, what: str) -> None:

@@ -191,3 +191,44 @@ def test_card_align_template_is_used(model, photos):
     assert np.abs(mapped - np.asarray(tpl)).max() < 6.0  # least squares, five points
     default = xssab.explain(model, photos[0], photos[1]).extras["alignment_a"]
     assert not np.allclose(info.matrix, default.matrix)
+
+
+def test_methods_run_with_images_as_given(model):
+    """A method that calls model.embed(images) gets no second detection (the API already
+    aligned its images); outside a method the same call detects."""
+    from xssab.align.faces import images_as_given
+
+    noise = np.random.default_rng(3).integers(0, 256, (97, 83, 3), dtype=np.uint8)
+    with pytest.raises(xssab.NoFaceError):
+        model.embed([noise])
+    with images_as_given():
+        assert model.embed([noise]).shape == (1, model.embedding_size)
+        with pytest.raises(xssab.NoFaceError):
+            model.embed([noise], align=True)
+    with pytest.raises(xssab.NoFaceError):
+        model.embed([noise])
+
+    class EmbedsItself:
+        name = "embeds-itself"
+        description = "calls model.embed on its inputs"
+        Options = xssab.MethodOptions
+
+        def supports(self, model):
+            return None
+
+        def explain_pairs(self, model, images_a, images_b, threshold, options=None, *,
+                          sides="both", device=None):
+            e = model.embed(list(images_a) + list(images_b), normalize=True)
+            n = len(images_a)
+            out = []
+            for i, (a, b) in enumerate(zip(images_a, images_b)):
+                z = [np.zeros(im.shape[:2], np.float32) for im in (a, b)]
+                s = float(e[i] @ e[n + i])
+                out.append(xssab.Explanation(self.name, s, threshold, s >= threshold,
+                                             xssab.ImageMaps(z[0], z[0], z[0]),
+                                             xssab.ImageMaps(z[1], z[1], z[1])))
+            return out
+
+    res = xssab.explain(model, noise, noise, threshold=0.3, method=EmbedsItself(),
+                        align=False)
+    assert res.a.combined.shape == (97, 83)

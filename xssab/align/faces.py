@@ -8,8 +8,10 @@ model's preprocessing resizes the whole image).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -20,6 +22,29 @@ from .transform import (apply, crop_coverage, invert, map_to_photo, similarity_t
                         template_for, warp)
 
 DEFAULT_DETECTOR = "mtcnn"
+
+#: set while an explanation method runs on images the API already aligned (or that a
+#: caller hands it as given): ``FaceModel.embed``'s ``align="auto"`` then means "as given"
+_AS_GIVEN: contextvars.ContextVar[bool] = contextvars.ContextVar("xssab_as_given",
+                                                                 default=False)
+
+
+@contextlib.contextmanager
+def images_as_given() -> Iterator[None]:
+    """Within this block ``align="auto"`` in ``FaceModel.embed`` leaves images as they are.
+
+    ``xssab.explain_pairs`` runs every method inside it: a method's images are the crops the
+    API made (or images the caller passed as given), so a method that calls
+    ``model.embed(images)`` must not detect faces again. ``align=True`` still aligns."""
+    token = _AS_GIVEN.set(True)
+    try:
+        yield
+    finally:
+        _AS_GIVEN.reset(token)
+
+
+def auto_is_as_given() -> bool:
+    return _AS_GIVEN.get()
 
 
 @dataclass

@@ -111,8 +111,11 @@ def explain_pairs(model, images_a: Sequence[np.ndarray], images_b: Sequence[np.n
             labels_b or [f"images_b[{i}]" for i in range(n)])
         crops, infos = align_images(list_a + list_b, input_size, labels=labels, **kw)
         list_a, list_b, infos_a, infos_b = crops[:n], crops[n:], infos[:n], infos[n:]
-    results = impl.explain_pairs(model, list_a, list_b, t, options, sides=sides,
-                                 device=device)
+    from ..align.faces import images_as_given
+
+    with images_as_given():  # the method's model.embed(...) must not detect again
+        results = impl.explain_pairs(model, list_a, list_b, t, options, sides=sides,
+                                     device=device)
     for res, ia, ib in zip(results, infos_a, infos_b):
         _attach_alignment(res, "a", ia)
         _attach_alignment(res, "b", ib)

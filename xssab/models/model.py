@@ -88,6 +88,11 @@ class FaceModel:
         ``align="auto"``: images not already of the input size are detected and aligned
         (:mod:`xssab.align`); ``True`` always, ``False`` never (plain resize)."""
         ims = as_image_list(images)
+        if align == "auto":
+            from ..align.faces import auto_is_as_given
+
+            if auto_is_as_given():  # inside an explanation method: images are crops
+                align = False
         if align is not False and ims:
             from ..align.faces import align_images
 
