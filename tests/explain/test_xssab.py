@@ -200,3 +200,36 @@ def test_bad_options(models, pairs):
     with pytest.raises(xssab.XssabError, match="vjp"):
         xssab.explain_pairs(model, pairs[0], pairs[1], 0.2, options={"vjp": "magic"},
                             align=False)
+
+
+@pytest.mark.parametrize("sides,opts", [("both", Options(chunk_size=2, vjp="sequential")),
+                                        ("both", Options(chunk_size=3, vjp="batched")),
+                                        ("a", Options(chunk_size=2, vjp="sequential")),
+                                        ("a", Options(chunk_size=1, vjp="batched"))])
+def test_reported_passes_are_the_counted_passes(models, pairs, sides, opts):
+    """One forward pass per image, one backward pass per (explained image, sign): counted
+    with hooks on the torch module and a wrapper around the ORT session (tests/counting.py),
+    not restated from the code."""
+    from tests.counting import count_passes
+
+    model = models["iresnet_opset11"]
+    images_a, images_b = pairs
+    n = len(images_a)
+    plain = xssab.explain_pairs(model, images_a, images_b, 0.25, options=opts, sides=sides,
+                                align=False)
+    with count_passes(model) as c:
+        got = xssab.explain_pairs(model, images_a, images_b, 0.25, options=opts, sides=sides,
+                                  align=False)
+    explained = 2 if sides == "both" else 1
+    assert c.torch_forward == 2 * n  # every image once, A and B alike
+    assert c.torch_backward == 2 * explained * n
+    assert c.ort_forward == 0
+    assert sum(r.forward_passes for r in got) == c.forward
+    assert sum(r.backward_passes for r in got) == c.backward
+    assert all(r.forward_passes == 2 and r.backward_passes == 2 * explained for r in got)
+    # batched: the chunk's images share forward calls (one per chunk, two with sides="a")
+    chunks = -(-n // opts.chunk_size)
+    assert c.torch_forward_calls == chunks * (1 if sides == "both" else 2)
+    for x, y in zip(plain, got):  # counting changes nothing
+        assert x.similarity == y.similarity
+        np.testing.assert_array_equal(x.a.combined, y.a.combined)

@@ -70,3 +70,24 @@ def test_sides_a_and_batching_agree(model):
     (one,) = FGGB().explain_pairs(model, [img[2]], [img[3]], THRESHOLD, sides="a")
     assert one.b is None and one.backward_passes == model.embedding_size
     np.testing.assert_allclose(one.a.combined, both[1].a.combined, atol=1e-6)
+
+
+@pytest.mark.parametrize("vjp,sides", [("replicate", "both"), ("vmap", "both"),
+                                       ("replicate", "a"), ("vmap", "a")])
+def test_reported_passes_are_the_counted_passes(model, vjp, sides):
+    """d backward passes per explained image, counted on the torch module (hooks) and the
+    ORT session (tests/counting.py); the replicate mode's extra forward passes too."""
+    from tests.counting import count_passes
+
+    img = faces(6, seed=23)
+    opts = FGGBOptions(vjp=vjp, chunk=10, batch_size=2)
+    with count_passes(model) as c:
+        res = FGGB().explain_pairs(model, list(img[:3]), list(img[3:]), THRESHOLD, opts,
+                                   sides=sides)
+    d, n = model.embedding_size, 3
+    explained = n * (2 if sides == "both" else 1)
+    assert c.torch_backward == d * explained
+    assert c.torch_forward == 2 * n + (d * explained if vjp == "replicate" else 0)
+    assert c.ort_forward == 0
+    assert sum(r.backward_passes for r in res) == c.backward
+    assert sum(r.forward_passes for r in res) == c.forward
