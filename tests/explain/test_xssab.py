@@ -187,9 +187,21 @@ def test_threshold_moves_the_split_not_the_similarity(models, pairs):
     lo = xssab.explain_pairs(model, images_a[:1], images_b[:1], -1.0)[0]
     hi = xssab.explain_pairs(model, images_a[:1], images_b[:1], 0.5)[0]
     assert lo.similarity == hi.similarity
-    # threshold -1: every contribution >= -1/d is "positive" for a typical pair
-    assert lo.extras["positive_arguments"] >= hi.extras["positive_arguments"]
-    assert lo.match and (hi.match == (hi.similarity >= 0.5))
+    # the split, counted from ORT embeddings (a_i b_i >= t/d), at several thresholds
+    emb = model.embed([images_a[0], images_b[0]], normalize=True).astype(np.float64)
+    prod = emb[0] * emb[1]
+    d = prod.size
+    for t, res in ((-1.0, lo), (0.5, hi)):
+        assert res.extras["positive_arguments"] == int(np.sum(prod >= t / d))
+    assert lo.extras["positive_arguments"] > hi.extras["positive_arguments"]
+    # the decision is s >= t, at the boundary: t == s matches, the next float up does not
+    s = lo.similarity
+    at = xssab.explain_pairs(model, images_a[:1], images_b[:1], s)[0]
+    above = xssab.explain_pairs(model, images_a[:1], images_b[:1],
+                                float(np.nextafter(s, np.inf)))[0]
+    assert at.similarity == s and at.match is True
+    assert above.similarity == s and above.match is False
+    assert at.threshold == s and hi.match is (s >= 0.5)
 
 
 def test_bad_options(models, pairs):

@@ -152,7 +152,12 @@ def test_multi_output_names_and_feature_map(small_net, faces, tmp_path):
     x = model.input_tensor(faces[:3]).requires_grad_(True)
     t = model.torch_outputs(x)
     assert set(t) == {"embedding", "features"}
-    np.testing.assert_allclose(t["features"].detach().numpy(), outs["features"], atol=1e-3)
+    # the same graph in two engines: float32 rounding only (measured max |diff| ~1e-6 on
+    # features of magnitude ~3), so the suite's usual 1e-4
+    np.testing.assert_allclose(t["features"].detach().numpy(), outs["features"], rtol=0,
+                               atol=1e-4)
+    np.testing.assert_allclose(t["embedding"].detach().numpy(), outs["embedding"], rtol=0,
+                               atol=1e-4)
     t["features"].sum().backward()
     assert torch.isfinite(x.grad).all() and float(x.grad.abs().sum()) > 0
     # the embedding output can be chosen by index; a 4-D map is refused as embedding

@@ -48,17 +48,19 @@ def test_maps_are_spearman_of_recomputed_similarities(model):
     assert res[0].forward_passes == 2 + 2 * 60
     masks = make_masks((112, 112), 60, 3, 30, seed=3)
     for i, (a, b) in enumerate([(img[0], img[1]), (img[2], img[3])]):
-        # straightforward: occlude the uint8 image, embed, cosine to the intact partner
-        occluded = [a * m[:, :, None] for m in masks]
-        e = model.embed(occluded + [b], normalize=True)
-        sims = e[:-1] @ e[-1]
-        for y, x in [(10, 10), (56, 60), (100, 20), (111, 111)]:
-            expected = spearmanr(masks[:, y, x], sims).statistic
-            if np.isnan(expected):
-                expected = 0.0
-            assert res[i].a.combined[y, x] == pytest.approx(expected, abs=1e-4)
-        np.testing.assert_allclose(res[i].a.positive - res[i].a.negative,
-                                   res[i].a.combined, atol=1e-7)
+        # both sides: occlude the uint8 image, embed, cosine to the intact partner
+        for maps, (x_img, partner) in ((res[i].a, (a, b)), (res[i].b, (b, a))):
+            occluded = [x_img * m[:, :, None] for m in masks]
+            e = model.embed(occluded + [partner], normalize=True)
+            sims = e[:-1] @ e[-1]
+            for y, x in [(10, 10), (56, 60), (100, 20), (111, 111)]:
+                expected = spearmanr(masks[:, y, x], sims).statistic
+                if np.isnan(expected):
+                    expected = 0.0
+                assert maps.combined[y, x] == pytest.approx(expected, abs=1e-4)
+            np.testing.assert_allclose(maps.positive - maps.negative, maps.combined,
+                                       atol=1e-7)
+            np.testing.assert_array_equal(maps.positive, np.maximum(maps.combined, 0))
     # one mask set shared across pairs: pair 2 alone gives the same maps as in the batch
     (alone,) = CorrRISE().explain_pairs(model, [img[2]], [img[3]], THRESHOLD, opt,
                                         sides="a")

@@ -46,6 +46,13 @@ def _manual_grids(model, a, b):
     return cos, ga, gb
 
 
+def _bilinear(grid, hw):
+    t = torch.tensor(np.asarray(grid, np.float64))[None, None]
+    up = torch.nn.functional.interpolate(t, size=tuple(hw), mode="bilinear",
+                                         align_corners=False)
+    return up[0, 0].numpy()
+
+
 def test_uniform_variant_maps_and_score(uniform_model):
     img = faces(2, seed=41)
     big = faces(1, size=(150, 130), seed=42)[0]
@@ -58,9 +65,13 @@ def test_uniform_variant_maps_and_score(uniform_model):
     assert res.extras["variant"] == UNIFORM == "xcos-uniform (untrained attention)"
     assert res.a.combined.shape == (112, 112) and res.b.combined.shape == (150, 130)
     assert res.a.combined.dtype == np.float32
-    # the upsampled map keeps the grid's values (bilinear from 7x7 to 112x112)
-    assert res.a.combined.max() <= cos.max() + 1e-5
-    assert res.a.combined.min() >= cos.min() - 1e-5
+    # the maps are the grid upsampled bilinearly to each image (half-pixel centres; the
+    # oracle is torch's interpolate, not the cv2 resize the plugin uses)
+    for maps, hw in ((res.a, (112, 112)), (res.b, (150, 130))):
+        up = _bilinear(cos, hw)
+        np.testing.assert_allclose(maps.combined, up, atol=1e-5)
+        np.testing.assert_allclose(maps.positive, np.maximum(up, 0), atol=1e-5)
+        np.testing.assert_allclose(maps.negative, np.maximum(-up, 0), atol=1e-5)
     emb = uniform_model.embed([img[0], big], normalize=True, align=False)
     assert res.similarity == pytest.approx(float(emb[0] @ emb[1]), abs=1e-5)
     score = get_comparator("xcos").compare(uniform_model, [img[0]], [big])

@@ -136,8 +136,9 @@ def test_corrected_variant_matches_reference(model):
     img = faces(2, seed=6)
     opt = XFaceOptions(patch_sizes=(28,), stride=9, corrected=True)
     (res,) = XFace().explain_pairs(model, [img[0]], [img[1]], THRESHOLD, opt)
-    ref_a, _ = reference_maps(model, img[0], img[1], (28,), stride=9, corrected=True)
+    ref_a, ref_b = reference_maps(model, img[0], img[1], (28,), stride=9, corrected=True)
     np.testing.assert_allclose(res.a.combined, ref_a, atol=2e-5)
+    np.testing.assert_allclose(res.b.combined, ref_b, atol=2e-5)
     # full coverage: positions 0, 9, ..., 81, 84 -> 11 per axis
     assert res.forward_passes == 2 + 2 * 11 ** 2
     assert res.extras["variant"] == "corrected"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from xssab.explain.base import Explanation, ImageMaps
 from xssab.explain.maps import overlay, symmetric_limits
@@ -43,3 +44,46 @@ def test_map_helpers():
     ov = overlay(np.zeros((4, 4, 3), np.uint8), m[:1, :1].repeat(4, 0).repeat(4, 1),
                  "RdYlGn", -2.0, 2.0)
     assert ov.shape == (4, 4, 3) and 0.0 <= ov.min() and ov.max() <= 1.0
+
+
+def test_figure_colour_limits(tmp_path, monkeypatch):
+    """Combined maps: one symmetric scale +-max|C| over both rows; positive and negative
+    maps: 0 .. their max over both rows (read back from the rendered figure's images)."""
+    from matplotlib.figure import Figure
+
+    from xssab.explain.maps import CMAP_COMBINED, CMAP_NEGATIVE, CMAP_POSITIVE
+
+    figures = []
+    real_savefig = Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        figures.append(fig)
+        return real_savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    rng = np.random.default_rng(3)
+    # asymmetric ranges that differ per row: A's combined in [-0.3, 0.9], B's in [-1.2, 1.7]
+    ca = rng.uniform(-0.3, 0.9, (112, 112)).astype(np.float32)
+    cb = rng.uniform(-1.2, 1.7, (90, 80)).astype(np.float32)
+    ca[0, 0], ca[0, 1], cb[0, 0], cb[0, 1] = -0.3, 0.9, -1.2, 1.7
+    maps_a = ImageMaps(np.maximum(ca, 0) * 2, np.maximum(-ca, 0) * 3, ca)
+    maps_b = ImageMaps(np.maximum(cb, 0) * 2, np.maximum(-cb, 0) * 3, cb)
+    exp = Explanation("xssab", 0.42, 0.3, True, maps_a, maps_b)
+    a = np.full((112, 112, 3), 120, np.uint8)
+    b = np.full((90, 80, 3), 60, np.uint8)
+    explain_figure(exp, a, b, tmp_path / "f.png")
+    (fig,) = figures
+    images = [im for ax in fig.axes for im in ax.get_images() if im.get_array().ndim == 2]
+    by_cmap: dict[str, list] = {}
+    for im in images:
+        by_cmap.setdefault(im.get_cmap().name, []).append(im)
+    expected = {CMAP_COMBINED: (-1.7, 1.7), CMAP_POSITIVE: (0.0, 3.4),
+                CMAP_NEGATIVE: (0.0, 3.6)}
+    for cmap, (lo, hi) in expected.items():
+        ims = by_cmap[cmap]
+        assert len(ims) == 2, cmap  # one per row
+        for im in ims:
+            vmin, vmax = im.get_clim()
+            assert vmin == pytest.approx(lo, abs=1e-6) and vmax == pytest.approx(hi, abs=1e-6)
+    shown = sorted((np.asarray(im.get_array()).shape for im in by_cmap[CMAP_COMBINED]))
+    assert shown == [(90, 80), (112, 112)]
