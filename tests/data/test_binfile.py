@@ -1,5 +1,7 @@
 import os
 import pickle
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -46,23 +48,72 @@ def test_numpy_labels_allowed(tmp_path):
     assert BinDataset(f).pairs()[0].same is True
 
 
-class _Evil:
-    def __init__(self, cmd):
-        self.cmd = cmd
+class _Reduce:
+    """Pickles as ``func(*args)``: what a malicious file makes pickle.load call."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
 
     def __reduce__(self):
-        return (os.system, (self.cmd,))
+        return (self.func, self.args)
 
 
-def test_malicious_pickle_refused_nothing_runs(tmp_path):
-    marker = tmp_path / "pwned"
-    f = tmp_path / "evil.bin"
-    _write(f, ([_Evil(f"touch {marker}")], [True]))
-    with pytest.raises(DatasetError) as exc:
-        BinDataset(f)
-    assert "refused" in str(exc.value) and "system" in str(exc.value)
-    assert "\n" not in str(exc.value)
-    assert not marker.exists()
+def _payloads(tmp_path):
+    """name -> (file, marker, refused global): each file creates its marker when loaded
+    by a plain ``pickle.load``."""
+    import builtins
+
+    out = {}
+
+    def add(name, build, refused):
+        marker = tmp_path / f"pwned_{name}"
+        f = tmp_path / f"{name}.bin"
+        data = build(marker)
+        if isinstance(data, bytes):
+            f.write_bytes(data)
+        else:
+            _write(f, data)
+        out[name] = (f, marker, refused)
+
+    _, png = _png(9)
+    add("os_system", lambda m: ([_Reduce(os.system, f"touch {m}")], [True]), "system")
+    add("eval", lambda m: ([png, png], [_Reduce(builtins.eval, f"open({str(m)!r}, 'w')")]),
+        "builtins.eval")
+    add("exec", lambda m: ([_Reduce(builtins.exec, f"open({str(m)!r}, 'w').close()"), png],
+                           [True]), "builtins.exec")
+    add("subprocess", lambda m: ([_Reduce(subprocess.call, ["touch", str(m)]), png],
+                                 [False]), "subprocess.call")
+    # a numpy function (numpy's array reconstruction is allowed; numpy.save is not)
+    add("numpy_save", lambda m: ([_Reduce(np.save, str(m), np.zeros(3)), png], [True]),
+        "numpy.save")
+    # protocol 0 INST opcode (another route to find_class than REDUCE)
+    add("inst_opcode", lambda m: f"(S'touch {m}'\nios\nsystem\n.".encode(), "os.system")
+    return out
+
+
+def test_malicious_pickles_refused_nothing_runs(tmp_path):
+    payloads = _payloads(tmp_path)
+    # positive control: a plain pickle.load of the same files DOES run every payload
+    # (in a subprocess), so the refusal below is what keeps them from running
+    script = ("import pickle, sys\n"
+              "for f in sys.argv[1:]:\n"
+              "    try:\n"
+              "        pickle.load(open(f, 'rb'))\n"
+              "    except Exception:\n"
+              "        pass\n")
+    subprocess.run([sys.executable, "-c", script] + [str(f) for f, _, _ in payloads.values()],
+                   check=True, timeout=60, cwd=tmp_path)
+    for name, (f, marker, _) in payloads.items():
+        made = marker.exists() or marker.with_suffix(".npy").exists()
+        assert made, f"positive control: {name} did not run under pickle.load"
+        marker.unlink(missing_ok=True)
+        marker.with_suffix(".npy").unlink(missing_ok=True)
+    for name, (f, marker, refused) in payloads.items():
+        with pytest.raises(DatasetError) as exc:
+            BinDataset(f)
+        msg = str(exc.value)
+        assert "refused" in msg and refused in msg and "\n" not in msg, (name, msg)
+        assert not marker.exists() and not marker.with_suffix(".npy").exists(), name
 
 
 def test_truncated_file(tmp_path):
