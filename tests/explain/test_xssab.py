@@ -220,9 +220,9 @@ def test_bad_options(models, pairs):
                                         ("a", Options(chunk_size=1, vjp="batched"))])
 def test_reported_passes_are_the_counted_passes(models, pairs, sides, opts):
     """One forward pass per image, one backward pass per (explained image, sign): counted
-    with hooks on the torch module and a wrapper around the ORT session (tests/counting.py),
+    with hooks on the torch module and a wrapper around the ORT session (xssab.explain.passes),
     not restated from the code."""
-    from tests.counting import count_passes
+    from xssab.explain.passes import count_passes
 
     model = models["iresnet_opset11"]
     images_a, images_b = pairs

@@ -76,8 +76,8 @@ def test_sides_a_and_batching_agree(model):
                                        ("replicate", "a"), ("vmap", "a")])
 def test_reported_passes_are_the_counted_passes(model, vjp, sides):
     """d backward passes per explained image, counted on the torch module (hooks) and the
-    ORT session (tests/counting.py); the replicate mode's extra forward passes too."""
-    from tests.counting import count_passes
+    ORT session (xssab.explain.passes); the replicate mode's extra forward passes too."""
+    from xssab.explain.passes import count_passes
 
     img = faces(6, seed=23)
     opts = FGGBOptions(vjp=vjp, chunk=10, batch_size=2)

@@ -1,5 +1,7 @@
-"""Count the model evaluations a method really makes, to test its reported passes.
+"""Count the model evaluations an explanation method really makes (test tooling).
 
+Used by the tests and by :func:`xssab.testing.check_method` to check that a method's
+``Explanation.forward_passes`` / ``backward_passes`` are what ran, not a restated constant.
 ``count_passes(model)`` is a context manager returning a :class:`PassCount` that counts,
 while it is active,
 
@@ -16,6 +18,8 @@ while it is active,
 A "pass" is one image through the network, the unit ``Explanation.forward_passes`` /
 ``backward_passes`` report per pair: a batch of 2n images is 2n passes. Only the model's own
 graph is counted (an extra head such as xCos's attention network is not the FR model).
+While active it replaces ``torch.autograd.grad`` (to see batched VJPs) and the model's
+ORT session by counting wrappers: not thread-safe, meant for tests.
 """
 
 from __future__ import annotations
