@@ -49,5 +49,9 @@ class TemplateGradient:
             out.append(xssab.Explanation(method=self.name, similarity=float(s),
                                          threshold=float(threshold),
                                          match=bool(s >= threshold), a=a, b=b,
-                                         forward_passes=2, backward_passes=1))
+                                         # one image through the network = one
+                                         # pass: both images forward; the single
+                                         # backward call reaches each explained image
+                                         forward_passes=2,
+                                         backward_passes=2 if sides == "both" else 1))
         return out
