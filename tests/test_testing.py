@@ -130,11 +130,47 @@ class _NoDescription(CentreWeighted):
     description = ""
 
 
+class _UnderReports(CentreWeighted):
+    """Says one forward pass per pair; it embeds both images (2)."""
+
+    def explain_pairs(self, *args, **kw):
+        res = super().explain_pairs(*args, **kw)
+        for r in res:
+            r.forward_passes = 1
+        return res
+
+
+class _HiddenBackward(CentreWeighted):
+    """Reports its forward passes but not the gradient it computes through the model."""
+
+    def explain_pairs(self, model, images_a, images_b, *args, **kw):
+        import torch
+
+        x = model.input_tensor(list(images_a)).requires_grad_(True)
+        torch.autograd.grad(model.torch_module(x).sum(), x)
+        res = super().explain_pairs(model, images_a, images_b, *args, **kw)
+        for r in res:
+            r.forward_passes += 1
+        return res
+
+
+class _SidesACountsB(CentreWeighted):
+    """With sides="a" it still reports the passes of explaining both images."""
+
+    def explain_pairs(self, *args, sides="both", **kw):
+        res = super().explain_pairs(*args, sides=sides, **kw)
+        for r in res:
+            r.forward_passes = 2
+            r.backward_passes = 0 if sides == "both" else 1
+        return res
+
+
 @pytest.mark.parametrize("broken, rule", [
     (_ModelSize, "shape"), (_Float64, "dtype"), (_Stateful, "determinism"),
     (_BatchDependent, "batched"),
     (_RemembersLastSeed, "no-state"), (_IgnoresSides, "sides"), (_NoInputCheck, "input-check"),
-    (_NoDescription, "interface"),
+    (_NoDescription, "interface"), (_UnderReports, "passes"), (_HiddenBackward, "passes"),
+    (_SidesACountsB, "passes"),
 ])
 def test_broken_method_fails_naming_the_rule(model, broken, rule):
     with pytest.raises(AssertionError, match=rf"^\[{rule}\] "):

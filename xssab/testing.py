@@ -20,6 +20,13 @@ It raises :class:`AssertionError` whose message starts with the name of the brok
 ``shape``            three maps per explained image, each at that image's own (H, W),
                      also for odd sizes (e.g. 97 x 83) and a gray image.
 ``dtype``            every map is a finite float32 numpy array.
+``passes``           the reported ``forward_passes`` / ``backward_passes``, summed over the
+                     pairs of a call, equal the passes that ran (``sides="both"`` and
+                     ``"a"``): images through the model's ONNX Runtime session and its
+                     torch import, and image gradients through the torch import, counted
+                     by :func:`count_passes`. Only the model's own network counts (an
+                     extra head such as an attention network does not). Checked when
+                     ``model`` is a model loaded by :func:`xssab.load_model`.
 ``determinism``      the same call twice gives the same result.
 ``batched``          explaining the pairs in one call equals explaining them one by one
                      (a method whose maps depend on the pair's index takes an
@@ -40,10 +47,11 @@ import numpy as np
 
 from .errors import XssabError
 from .explain.base import Explanation, MethodOptions
+from .explain.passes import PassCount, count_passes
 
 MAP_FIELDS = ("positive", "negative", "combined")
-RULES = ("interface", "supports", "input-check", "result", "shape", "dtype", "determinism",
-         "batched", "no-state", "sides")
+RULES = ("interface", "supports", "input-check", "result", "shape", "dtype", "passes",
+         "determinism", "batched", "no-state", "sides")
 
 
 def _fail(rule: str, msg: str) -> AssertionError:
@@ -78,6 +86,29 @@ def _call(method, model, a, b, threshold, opts, sides="both") -> list:
 
     with images_as_given():  # as xssab.explain_pairs runs methods: images are crops
         return method.explain_pairs(model, a, b, threshold, opts, sides=sides)
+
+
+def _counted_call(method, model, a, b, threshold, opts, sides="both"):
+    """``(results, PassCount or None)``: None when the model is not a loaded FaceModel."""
+    from .models.model import FaceModel
+
+    if not isinstance(model, FaceModel):
+        return _call(method, model, a, b, threshold, opts, sides=sides), None
+    with count_passes(model) as count:
+        res = _call(method, model, a, b, threshold, opts, sides=sides)
+    return res, count
+
+
+def _check_passes(name: str, results: list, count: PassCount | None, sides: str) -> None:
+    if count is None:
+        return
+    fwd = sum(int(r.forward_passes) for r in results)
+    bwd = sum(int(r.backward_passes) for r in results)
+    if (fwd, bwd) != (count.forward, count.backward):
+        raise _fail("passes", f"{name} (sides={sides!r}, {len(results)} pairs): reported "
+                    f"{fwd} forward / {bwd} backward passes, counted {count.forward} forward "
+                    f"({count.torch_forward} torch, {count.ort_forward} ONNX Runtime) / "
+                    f"{count.backward} backward")
 
 
 def _check_maps(maps, hw, what: str) -> None:
@@ -174,7 +205,7 @@ def check_method(method: Any, model: Any, *, options: Any = None,
         raise _fail("input-check", f"{name}: no pairs must give [], got {empty!r}")
 
     # -- result, shape, dtype on a batch with odd sizes and a gray image
-    batch = _call(method, model, a3, b3, t, opts)
+    batch, counted = _counted_call(method, model, a3, b3, t, opts)
     if not isinstance(batch, list) or len(batch) != len(a3):
         raise _fail("result", f"{name}: expected a list of {len(a3)} Explanations, got "
                     f"{type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}")
@@ -196,6 +227,7 @@ def check_method(method: Any, model: Any, *, options: Any = None,
             raise _fail("result", f"{what}: negative pass counts")
         _check_maps(r.a, a3[i].shape[:2], f"{what} a")
         _check_maps(r.b, b3[i].shape[:2], f"{what} b")
+    _check_passes(name, batch, counted, "both")
 
     # -- determinism
     again = _call(method, model, a3, b3, t, opts)
@@ -216,7 +248,7 @@ def check_method(method: Any, model: Any, *, options: Any = None,
                     "other pairs with another seed")
 
     # -- sides="a"
-    only_a = _call(method, model, a3, b3, t, opts, sides="a")
+    only_a, counted_a = _counted_call(method, model, a3, b3, t, opts, sides="a")
     if not isinstance(only_a, list) or len(only_a) != len(a3):
         raise _fail("sides", f"{name}: sides='a' must give one Explanation per pair")
     for i, r in enumerate(only_a):
@@ -225,6 +257,7 @@ def check_method(method: Any, model: Any, *, options: Any = None,
         _check_maps(r.a, a3[i].shape[:2], f"{name} pair {i} a (sides='a')")
         _close_maps("sides", batch[i], r, f"{name} pair {i}, sides='a' vs 'both'",
                     sides=("a",))
+    _check_passes(name, only_a, counted_a, "a")
 
 
-__all__ = ["RULES", "check_method"]
+__all__ = ["RULES", "PassCount", "check_method", "count_passes"]

@@ -82,11 +82,15 @@ def test_accepts_batches_gray_and_rgba(onnx_path, home, faces):
 
 def test_random_method_seeded_per_pair(onnx_path, home, faces):
     m = xssab.load_model(str(onnx_path), threshold=0.2)
-    res = xssab.explain_pairs(m, faces[:3], faces[1:4], method="random")
+    from xssab.explain.passes import count_passes
+
+    with count_passes(m) as c:
+        res = xssab.explain_pairs(m, faces[:3], faces[1:4], method="random")
+    assert (c.ort_forward, c.torch_forward, c.backward) == (6, 0, 0)  # A and B embedded
     again = xssab.explain_pairs(m, faces[:3], faces[1:4], method="random")
     for x, y in zip(res, again):
         assert np.array_equal(x.a.combined, y.a.combined)
-        assert x.forward_passes == 0 and x.backward_passes == 0
+        assert x.forward_passes == 2 and x.backward_passes == 0
         assert x.a.combined.shape == (112, 112)
     assert not np.array_equal(res[0].a.combined, res[1].a.combined)
     # the same pair index gives the same map, however the pairs are batched

@@ -79,7 +79,10 @@ def _rows(out) -> int:
 def count_passes(model):
     """Count the real forward/backward passes of ``model`` (a loaded FaceModel)."""
     count = PassCount()
-    module = model.torch_module
+    try:
+        module = model.torch_module
+    except Exception:  # no torch import of this graph: only ONNX Runtime can run
+        module = None
     real_grad = torch.autograd.grad
 
     def forward_hook(_mod, inputs, _out):
@@ -103,8 +106,8 @@ def count_passes(model):
         finally:
             count._vmap_factor = 1
 
-    handles = [module.register_forward_hook(forward_hook),
-               module.register_full_backward_hook(backward_hook)]
+    handles = [] if module is None else [module.register_forward_hook(forward_hook),
+                                         module.register_full_backward_hook(backward_hook)]
     session = model._session
     model._session = _CountingSession(session, count)
     torch.autograd.grad = counting_grad

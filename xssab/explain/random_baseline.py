@@ -2,10 +2,9 @@
 
 Ranking pixels by it is the random-replacement baseline of the patched benchmark. The map
 of pair ``i`` (counted from ``Options.index_offset``) depends only on ``(seed, i, side)``,
-so results are reproducible and independent of how a caller batches the pairs. Maps cost no
-model evaluation (``forward_passes = backward_passes = 0``); the similarity reported with
-them is computed with ``model.embed`` (2 forward passes per pair, noted in
-``extras["score_forward_passes"]``).
+so results are reproducible and independent of how a caller batches the pairs. The maps
+cost no model evaluation; the similarity reported with them is computed with
+``model.embed``: ``forward_passes = 2`` per pair (ONNX Runtime), ``backward_passes = 0``.
 """
 
 from __future__ import annotations
@@ -69,6 +68,5 @@ class RandomMethod:
                  if sides == "both" else None)
             s = float(sims[i])
             out.append(Explanation(self.name, s, float(threshold), bool(s >= threshold), a, b,
-                                   forward_passes=0, backward_passes=0,
-                                   extras={"score_forward_passes": 2}))
+                                   forward_passes=2, backward_passes=0))
         return out
