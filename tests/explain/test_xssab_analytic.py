@@ -5,7 +5,7 @@ are exported to ONNX and loaded through :func:`xssab.load_model` like any user m
 (non-square input, BGR channel order and per-channel mean/std, so preprocessing mistakes
 show). Everything the method defines is then written in numpy from the weights alone:
 preprocessing, the embeddings, the similarity, the argument split ``a_i b_i >= t/d``
-(reference xssab-method.md) and the input gradients of the partial scores
+(the definition in xssab/explain/xssab.py) and the input gradients of the partial scores
 
     d/dx sum_i v_i a_i(x) = J(x)^T (v - a (a.v)) / |e(x)|,   v = b * 1_P  or  b * 1_N,
 

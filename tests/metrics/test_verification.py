@@ -6,7 +6,7 @@ number, and other tests use them as the expected value, so here they are checked
 rational arithmetic (``fractions.Fraction``), ties included, and (3) scikit-learn's
 ``roc_curve`` / ``KFold`` as a second, independent implementation.
 
-Conventions under test (docs/architecture.md, reference xssab-method.md): a pair matches
+Conventions under test (docs/benchmark.md, step 4): a pair matches
 when ``s >= t``; the EER point is the distinct score minimising ``|FNMR - FMR|``
 (= ``|1 - TPR - FPR|``), ties to the highest threshold, EER = mean of FNMR and FMR there;
 k-fold: the most accurate threshold on the other folds (ties to the lowest), unshuffled
