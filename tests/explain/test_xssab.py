@@ -184,11 +184,12 @@ def test_maps_at_user_image_size(models):
 def test_threshold_moves_the_split_not_the_similarity(models, pairs):
     model = models["iresnet_opset11"]
     images_a, images_b = pairs
-    lo = xssab.explain_pairs(model, images_a[:1], images_b[:1], -1.0)[0]
-    hi = xssab.explain_pairs(model, images_a[:1], images_b[:1], 0.5)[0]
+    lo = xssab.explain_pairs(model, images_a[:1], images_b[:1], -1.0, align=False)[0]
+    hi = xssab.explain_pairs(model, images_a[:1], images_b[:1], 0.5, align=False)[0]
     assert lo.similarity == hi.similarity
     # the split, counted from ORT embeddings (a_i b_i >= t/d), at several thresholds
-    emb = model.embed([images_a[0], images_b[0]], normalize=True).astype(np.float64)
+    emb = model.embed([images_a[0], images_b[0]], normalize=True,
+                      align=False).astype(np.float64)
     prod = emb[0] * emb[1]
     d = prod.size
     for t, res in ((-1.0, lo), (0.5, hi)):
@@ -196,9 +197,9 @@ def test_threshold_moves_the_split_not_the_similarity(models, pairs):
     assert lo.extras["positive_arguments"] > hi.extras["positive_arguments"]
     # the decision is s >= t, at the boundary: t == s matches, the next float up does not
     s = lo.similarity
-    at = xssab.explain_pairs(model, images_a[:1], images_b[:1], s)[0]
+    at = xssab.explain_pairs(model, images_a[:1], images_b[:1], s, align=False)[0]
     above = xssab.explain_pairs(model, images_a[:1], images_b[:1],
-                                float(np.nextafter(s, np.inf)))[0]
+                                float(np.nextafter(s, np.inf)), align=False)[0]
     assert at.similarity == s and at.match is True
     assert above.similarity == s and above.match is False
     assert at.threshold == s and hi.match is (s >= 0.5)
