@@ -30,9 +30,10 @@ def add_parser(sub):
         "decision: prints similarity, threshold and decision; --out writes a figure with "
         "both images and their positive (greens), negative (reds) and combined "
         "(red-yellow-green) maps, on the photo and on the aligned crop.")
-    p.add_argument("image_a", metavar="A", help="first image (jpg/png/...)")
-    p.add_argument("image_b", metavar="B", help="second image")
-    p.add_argument("--model", "-m", required=True, help="model-zoo name or path to an ONNX file")
+    p.add_argument("image_a", metavar="A", nargs="?", help="first image (jpg/png/...)")
+    p.add_argument("image_b", metavar="B", nargs="?", help="second image")
+    p.add_argument("--model", "-m", default=None,
+                   help="model-zoo name or path to an ONNX file (required for A B)")
     p.add_argument("--threshold", "-t", type=float, default=None,
                    help="decision threshold (default: calibrated override, else the card's)")
     p.add_argument("--method", default="xssab",
@@ -58,6 +59,9 @@ def add_parser(sub):
                    help="square input size, e.g. 112")
     g.add_argument("--feature-output", default=None, metavar="NAME",
                    help="graph output holding the last spatial feature map (xcos)")
+    from . import cmd_export
+
+    cmd_export.add_arguments(p)
     return p
 
 
@@ -82,6 +86,14 @@ def run(args, console) -> int:
     import xssab
     from ..explain.api import resolve_threshold
 
+    if getattr(args, "dataset", None):
+        from . import cmd_export
+
+        return cmd_export.run(args, console)
+    if args.image_a is None or args.image_b is None:
+        raise XssabError("give two images A B (or --dataset NAME to export a dataset's maps)")
+    if args.model is None:
+        raise XssabError("--model is required: a model-zoo name or an ONNX file")
     img_a = read_image(args.image_a)
     img_b = read_image(args.image_b)
     if args.out is not None and Path(args.out).suffix.lower() not in (
