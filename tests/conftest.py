@@ -108,3 +108,13 @@ def orl_faces():
     from tests.photos import orl_faces as _orl
 
     return _orl()
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance with 2 CPUs for every test that needs Ray (start-up ~7 s)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=256 * 2 ** 20)
+    yield ray
+    ray.shutdown()

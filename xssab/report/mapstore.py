@@ -43,6 +43,11 @@ FORMAT = "xssab-maps-1"
 ZARR_FORMAT = 2
 MAP_NAMES = ("positive", "negative", "combined")
 DTYPES = ("float32", "float16")
+PER_PAIR = {"similarity": ("float64", ()), "match": ("bool", ()), "same": ("bool", ()),
+            "fold": ("int32", ()), "image_shape": ("int32", (2, 2)),
+            "forward_passes": ("int64", ()), "backward_passes": ("int64", ())}
+PER_CHUNK = {"chunk_done": "uint8", "chunk_seconds": "float64",
+             "chunk_fp16_error": "float32", "chunk_scale": "float32"}
 #: settings that must match for an existing store to be resumed
 IDENTITY = ("format", "model_sha256", "method", "options", "threshold", "dataset",
             "pairs_sha256", "n_pairs", "chunk_pairs", "dtype", "map_size", "sides")
@@ -90,6 +95,13 @@ class MapStore:
                                  "folder")
             group = zarr.open_group(str(path), mode="r+", zarr_format=ZARR_FORMAT)
             old = dict(group.attrs)
+            if old.get("format") != FORMAT:
+                ours = {*MAP_NAMES, *PER_PAIR, *PER_CHUNK, "pairs.tsv", ".zgroup",
+                        ".zattrs"}
+                if old or not {q.name for q in path.iterdir()} <= ours:
+                    raise XssabError(f"--out {path}: a zarr store but not an xssab map "
+                                     "store; choose a new folder")
+                return cls._create(path, settings, pairs, map_size)  # creation interrupted
             diff = [k for k in IDENTITY
                     if json.dumps(old.get(k), sort_keys=True, default=str)
                     != json.dumps(settings.get(k), sort_keys=True, default=str)]
@@ -116,27 +128,21 @@ class MapStore:
         n, c = len(pairs), int(settings["chunk_pairs"])
         h, w = int(map_size[0]), int(map_size[1])
         n_chunks = -(-n // c)
-        # pairs.tsv first, group attributes last: a store without attributes is not resumed
-        path.mkdir(parents=True, exist_ok=True)
+        # the group attributes are written last: a store without them is recreated
+        group = zarr.open_group(str(path), mode="w", zarr_format=ZARR_FORMAT)
         lines = ["index\ta\tb\tsame\tfold"] + [
             f"{i}\t{p.a}\t{p.b}\t{int(bool(p.same))}\t{int(p.fold)}" for i, p in
             enumerate(pairs)]
         atomic_write_text(path / "pairs.tsv", "\n".join(lines) + "\n")
-        group = zarr.open_group(str(path), mode="w", zarr_format=ZARR_FORMAT)
         for name in MAP_NAMES:
             group.create_array(name, shape=(n, 2, h, w), chunks=(c, 2, h, w),
                                dtype=settings["dtype"], fill_value=0)
-        per_pair = {"similarity": ("float64", ()), "match": ("bool", ()),
-                    "same": ("bool", ()), "fold": ("int32", ()),
-                    "image_shape": ("int32", (2, 2)), "forward_passes": ("int64", ()),
-                    "backward_passes": ("int64", ())}
-        for name, (dt, tail) in per_pair.items():
+        for name, (dt, tail) in PER_PAIR.items():
             group.create_array(name, shape=(n, *tail), chunks=(c, *tail), dtype=dt,
                                fill_value=0)
         group["same"][:] = np.array([bool(p.same) for p in pairs], dtype=bool)
         group["fold"][:] = np.array([int(p.fold) for p in pairs], dtype=np.int32)
-        for name, dt in (("chunk_done", "uint8"), ("chunk_seconds", "float64"),
-                         ("chunk_fp16_error", "float32"), ("chunk_scale", "float32")):
+        for name, dt in PER_CHUNK.items():
             group.create_array(name, shape=(n_chunks,), chunks=(1,), dtype=dt, fill_value=0)
         group.attrs.update(json.loads(json.dumps(settings, default=str)))
         return cls(path, group)

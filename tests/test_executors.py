@@ -1,0 +1,121 @@
+"""Executors: the Ray executor gives the local executor's results, survives a killed
+worker, and a driver interrupted mid-run resumes from what was written."""
+
+import numpy as np
+import pytest
+
+import xssab
+from xssab import registry
+from xssab.errors import XssabError
+from xssab.executors import LocalExecutor, ModelSpec, RayExecutor, make_executor
+from xssab.report.map_export import export_maps
+from xssab.report.mapstore import MapStore
+
+from tests.graphs import export_onnx, folder_dataset, small_iresnet
+
+N = 10
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("exec_assets")
+    model = export_onnx(small_iresnet(seed=7), root / "tiny.onnx")
+    data = folder_dataset(root / "data", N, seed=2, jitter=20, noise_seed=3)
+    return model, data
+
+
+def _export(assets, out, executor, **kw):
+    model_path, data = assets
+    ds = registry.get_dataset("folder", path=str(data))
+    spec = ModelSpec(str(model_path))
+    model = xssab.load_model(str(model_path))
+    meth = registry.get_explainer(kw.pop("method", "xssab"))
+    return export_maps(dataset=ds, pairs=list(ds.pairs()), settings={"model_sha256": "t"},
+                       model=model, spec=spec, method=meth.name, options=meth.Options(),
+                       threshold=0.3, out=out, executor=executor, chunk_pairs=2,
+                       dtype="float32", **kw)
+
+
+def _arrays(path):
+    s = MapStore.read(path)
+    return {k: s.array(k) for k in ("positive", "negative", "combined", "similarity",
+                                    "match", "forward_passes")}
+
+
+def _same(a, b):
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+@pytest.fixture(scope="module")
+def local_maps(assets, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local") / "maps"
+    _export(assets, out, LocalExecutor())
+    return _arrays(out)
+
+
+@pytest.fixture(scope="module")
+def ray_ex(ray_local):
+    """Two actors per model, shared by this module's tests (each actor start loads the
+    model: seconds)."""
+    ex = RayExecutor(workers=2)
+    yield ex
+    ex.close()
+    assert ray_local.is_initialized()  # an instance the executor did not start stays up
+
+
+def test_ray_equals_local_and_survives_a_killed_worker(assets, local_maps, ray_local,
+                                                       ray_ex, tmp_path):
+    ray, ex = ray_local, ray_ex
+    s = _export(assets, tmp_path / "ray", ex)
+    assert s["session_executor"] == "ray" and s["session_workers"] == 2
+    _same(_arrays(tmp_path / "ray"), local_maps)
+
+    # a worker killed while it holds units: restarted, its units retried, same maps
+    spec = ModelSpec(str(assets[0]))
+    before = ex.pids(spec)
+    killed = []
+
+    def kill_first_worker(done, total):
+        if 0 < done < total and not killed:
+            ray.kill(ex.actors(spec)[0], no_restart=False)
+            killed.append(done)
+
+    s = _export(assets, tmp_path / "killed", ex, on_progress=kill_first_worker)
+    assert killed and killed[0] < N and s["complete"]
+    after = ex.pids(spec)
+    assert after[0] != before[0] and after[1] == before[1]
+    _same(_arrays(tmp_path / "killed"), local_maps)
+
+
+def test_ray_driver_interrupted_resumes(assets, local_maps, ray_ex, tmp_path):
+    ex = ray_ex
+    s = _export(assets, tmp_path / "m", ex, stop_after=2)
+    assert s["session_pairs"] == 4 and not s["complete"]
+
+    def interrupt(done, total):
+        if done >= 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _export(assets, tmp_path / "m", ex, on_progress=interrupt)
+    left = MapStore.read(tmp_path / "m").pending()
+    assert 0 < len(left) < 3
+    s = _export(assets, tmp_path / "m", ex)
+    assert s["complete"] and s["session_pairs"] == 2 * len(left)
+    _same(_arrays(tmp_path / "m"), local_maps)
+
+
+def test_worker_errors_are_one_line(assets, ray_ex):
+    ex = ray_ex
+    units = [(0, "explain", ([np.zeros((8, 8, 3), np.uint8)], []),
+              {"threshold": 0.3, "method": "xssab", "options": None})]
+    with pytest.raises(XssabError, match=r"^explain_pairs got 1 first images") as e:
+        list(ex.run(ModelSpec(str(assets[0])), units))
+    assert "\n" not in str(e.value)
+    with pytest.raises(XssabError, match="--address needs --executor ray"):
+        make_executor("local", address="auto")
+    with pytest.raises(XssabError, match="--executor 'dask'"):
+        make_executor("dask")
+    with pytest.raises(XssabError, match="--workers 0"):
+        RayExecutor(workers=0)
