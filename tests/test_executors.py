@@ -119,3 +119,9 @@ def test_worker_errors_are_one_line(assets, ray_ex):
         make_executor("dask")
     with pytest.raises(XssabError, match="--workers 0"):
         RayExecutor(workers=0)
+
+
+def test_local_instance_refuses_workers_it_cannot_place(assets, ray_ex):
+    # ray_ex holds both CPUs of the session instance: a third actor would wait forever
+    with pytest.raises(XssabError, match="need 1 CPU but the local Ray instance has 0 free"):
+        RayExecutor(workers=1).actors(ModelSpec(str(assets[0]), overrides=(("name", "x"),)))

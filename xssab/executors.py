@@ -180,10 +180,27 @@ class RayExecutor:
     def actors(self, spec: ModelSpec) -> list:
         """The actors of ``spec`` (created, each loading the model once, on first use)."""
         if spec not in self._actors:
+            self._check_room(spec)
             cls = self._actor_class(spec)
             self._actors[spec] = [cls.remote(spec, None, self.threads)
                                   for _ in range(self.workers)]
         return self._actors[spec]
+
+    def _check_room(self, spec: ModelSpec) -> None:
+        """On a local instance (nothing joins later), refuse actors that could never be
+        scheduled: Ray would wait for the resources forever."""
+        if self.address:
+            return
+        ray = _ray()
+        free = ray.available_resources()
+        need = {"CPU": self.workers * self.cpus_per_worker}
+        if spec.device.startswith("cuda"):
+            need["GPU"] = self.workers * self.gpus_per_worker
+        for res, n in need.items():
+            if free.get(res, 0.0) + 1e-9 < n:
+                raise XssabError(f"{self.workers} Ray workers need {n:g} {res} but the local "
+                                 f"Ray instance has {free.get(res, 0.0):g} free; use fewer "
+                                 "--workers or a cluster (--address)")
 
     def warm(self, spec: ModelSpec, model=None) -> float:
         """Start the actors of ``spec`` and wait until each has loaded its model; returns

@@ -121,6 +121,7 @@ def export_maps(*, dataset, pairs, settings: dict, model, spec, method, options,
                **{f"session_{k}": v for k, v in executor.describe().items()}}
     store.finish(summary)
     return dict(summary, complete=store.complete, path=str(store.path),
+                compute_seconds=store.attrs["compute_seconds"],
                 storage_max_abs_error=store.attrs["storage_max_abs_error"],
                 storage_max_rel_error=store.attrs["storage_max_rel_error"],
                 pending_chunks=len(store.pending()))
