@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 def _export(ds, pairs, model, spec, method, out, executor, chunk):
     from xssab import registry
-    from xssab.report.map_export import export_maps
+    from xssab.eval.export import export_maps
 
     meth = registry.get_explainer(method)
     return export_maps(dataset=ds, pairs=pairs, settings={"model_sha256": "bench"},
@@ -62,7 +62,8 @@ def _arrays(path):
 def scaling(a, ds, pairs, model, spec, tmp: Path) -> dict:
     import ray
 
-    from xssab.executors import LocalExecutor, RayExecutor
+    from xssab.eval.executor import LocalExecutor
+    from xssab.eval.ray_executor import RayExecutor
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              object_store_memory=256 * 2 ** 20)
@@ -107,8 +108,8 @@ def scaling(a, ds, pairs, model, spec, tmp: Path) -> dict:
 
 def costs(a, ds, model, spec, tmp: Path) -> dict:
     from xssab import registry
-    from xssab.cli.bench import select_pairs
-    from xssab.executors import LocalExecutor
+    from xssab.eval.pairs import balanced_subset as select_pairs
+    from xssab.eval.executor import LocalExecutor
 
     pairs = select_pairs(list(ds.pairs()), a.cost_pairs)
     out = {"pairs": len(pairs), "methods": {}}
@@ -163,13 +164,15 @@ def main(argv=None):
     torch.set_num_threads(1)
     import xssab
     from xssab import registry
-    from xssab.cli.bench import select_pairs
-    from xssab.executors import ModelSpec
+    from xssab.eval.pairs import balanced_subset as select_pairs
+    from xssab.eval.executor import ModelSpec
 
     model = xssab.load_model(a.model)
     spec = ModelSpec(a.model)
     n = max(a.pairs, a.cost_pairs)
-    ds = registry.get_dataset("synth", pairs_per_fold=max(10, -(-n // 20)))
+    from xssab.eval.data import open_dataset
+
+    ds = open_dataset("synth", min_pairs=n)
     info = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{platform.node()} {os.cpu_count()} cpus, load average "
                        f"{os.getloadavg()[0]:.1f} at start (shared machine)",

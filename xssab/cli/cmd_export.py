@@ -40,27 +40,18 @@ def add_arguments(p) -> None:
                    help="where ONNX Runtime runs, if not on --device")
 
 
-def _open_dataset(name: str, data, n: int):
-    from .. import registry
-
-    options = {}
-    if name == "synth" and data is None and n > 0:
-        from .bench import SYNTH_MIN_PER_FOLD
-
-        options["pairs_per_fold"] = max(SYNTH_MIN_PER_FOLD, -(-n // 20))
-    return registry.get_dataset(name, path=data, **options)
-
-
 def run(args, console) -> int:
     import xssab
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
-    from ..executors import ModelSpec, make_executor
+    from ..eval.cache import file_sha256
+    from ..eval.data import open_dataset
+    from ..eval.executor import ModelSpec, make_executor
+    from ..eval.export import export_maps
+    from ..eval.pairs import balanced_subset
     from ..explain.api import resolve_threshold
     from ..registry import get_explainer
-    from ..report.map_export import export_maps
-    from .bench import _file_sha256, select_pairs
     from .cmd_explain import parse_options
 
     if args.image_a is not None or args.image_b is not None:
@@ -75,8 +66,6 @@ def run(args, console) -> int:
         options = meth.Options(**raw)
     except TypeError as exc:
         raise XssabError(f"bad option for method {args.method!r}: {exc}") from None
-    if args.executor == "local" and (args.address or args.workers):
-        raise XssabError("--address and --workers need --executor ray")
     overrides = {"channel_order": args.channel_order, "input_size": args.input_size,
                  "feature_output": args.feature_output}
     overrides = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
@@ -90,9 +79,9 @@ def run(args, console) -> int:
     threshold = resolve_threshold(model, args.threshold)
     t_source = "given" if args.threshold is not None else (
         getattr(model, "threshold_source", None) or "model")
-    ds = _open_dataset(args.dataset, args.data, args.pairs)
-    pairs = select_pairs(list(ds.pairs()), args.pairs)
-    settings = {"model": model.name, "model_sha256": _file_sha256(model.path),
+    ds = open_dataset(args.dataset, args.data, min_pairs=args.pairs)
+    pairs = balanced_subset(list(ds.pairs()), args.pairs)
+    settings = {"model": model.name, "model_sha256": file_sha256(model.path),
                 "dataset": args.dataset, "data": str(args.data) if args.data else None,
                 "threshold_source": t_source, "device": args.device,
                 "xssab_version": xssab.__version__}

@@ -1,115 +1,31 @@
-"""Executors: where units of work run. A unit is one call on a :class:`Worker` (a chunk of
-pairs explained with one method, or a batch of images embedded) for one model.
+"""The Ray executor (``--executor ray``; extra ``[ray]``): units on Ray actors.
 
-- :class:`LocalExecutor` runs every unit in this process, on the model the caller already
-  loaded (today's behaviour).
-- :class:`RayExecutor` runs them on Ray actors: one actor per (model, worker) loads the
-  model once; the images of a unit go through Ray's object store (``ray.put``); actors are
-  restarted when they die (``max_restarts``) and their unfinished units retried
-  (``max_task_retries``); ``num_gpus`` is requested when the model runs on CUDA.
-
-Both yield ``(key, result)`` as units finish (Ray: in completion order), so callers write
-each result into their cache / store under its key: the merged result does not depend on
-the order or on which worker ran a unit.
+One actor per (model, worker) loads the model once (:class:`~xssab.eval.executor.Worker`);
+the images of a unit go through Ray's object store (``ray.put``); an actor that dies is
+restarted (``max_restarts``) and its unfinished units are retried (``max_task_retries``);
+``num_gpus`` is requested per actor when the model runs on CUDA. Workers get the driver's
+``XSSAB_*`` / thread settings so they compute exactly what the local executor computes.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .errors import XssabError
+from ..errors import XssabError
+from .executor import ModelSpec, Unit, Worker, call_unit
 
-EXECUTORS = ("local", "ray")
 #: environment a worker needs to behave like the driver (cache, plugins, threads)
 WORKER_ENV = ("XSSAB_HOME", "XSSAB_NO_ENTRYPOINTS", "XSSAB_ORT_THREADS", "OMP_NUM_THREADS")
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """How a worker loads the model: what :func:`xssab.load_model` gets."""
-
-    source: str
-    device: str = "cpu"
-    ort_device: str | None = None
-    overrides: tuple = field(default_factory=tuple)  # ((key, value), ...)
-
-    def load(self):
-        from .models.loader import load_model
-
-        return load_model(self.source, device=self.device, ort_device=self.ort_device,
-                          **dict(self.overrides))
-
-
-class Worker:
-    """The units of work, run next to one loaded model (in-process or in a Ray actor)."""
-
-    def __init__(self, spec: ModelSpec, model=None, threads: int | None = None):
-        if threads:
-            import torch
-
-            torch.set_num_threads(int(threads))
-        self.spec = spec
-        self.model = model if model is not None else spec.load()
-
-    def explain(self, images_a, images_b, threshold: float, method: str,
-                options: dict | None, sides: str = "both") -> dict:
-        """Explanations of one chunk of pairs: ``{"explanations": [...], "seconds": s}``."""
-        from .explain.api import explain_pairs
-
-        t0 = time.perf_counter()
-        res = explain_pairs(self.model, list(images_a), list(images_b), threshold=threshold,
-                            method=method, options=options, device=self.spec.device,
-                            sides=sides)
-        return {"explanations": res, "seconds": time.perf_counter() - t0}
-
-    def embed(self, images, batch_size: int = 64) -> dict:
-        """Embeddings (ONNX Runtime, not normalised) of one batch of images."""
-        t0 = time.perf_counter()
-        emb = np.asarray(self.model.embed(list(images), batch_size=batch_size))
-        return {"embeddings": emb, "seconds": time.perf_counter() - t0}
-
-    def pid(self) -> int:
-        return os.getpid()
-
-
-#: one unit: (key, worker method name, positional args, keyword args)
-Unit = tuple[Any, str, tuple, dict]
-
-
-class LocalExecutor:
-    """Every unit in this process, one after the other."""
-
-    name = "local"
-    workers = 1
-
-    def __init__(self):
-        self._workers: dict[ModelSpec, Worker] = {}
-
-    def run(self, spec: ModelSpec, units: Iterable[Unit], model=None) -> Iterator[tuple]:
-        worker = self._workers.get(spec)
-        if worker is None:
-            worker = self._workers[spec] = Worker(spec, model=model)
-        for key, fn, args, kwargs in units:
-            yield key, getattr(worker, fn)(*args, **kwargs)
-
-    def warm(self, spec: ModelSpec, model=None) -> float:
-        """Load the model now; returns the seconds it took (0 when already loaded)."""
-        if spec in self._workers:
-            return 0.0
-        t0 = time.perf_counter()
-        self._workers[spec] = Worker(spec, model=model)
-        return time.perf_counter() - t0
-
-    def describe(self) -> dict:
-        return {"executor": self.name, "workers": self.workers}
-
-    def close(self) -> None:
-        self._workers.clear()
+class _RayWorker(Worker):
+    def run_unit(self, fn, kwargs, *args):
+        # images arrive as top-level arguments: Ray resolves their object refs
+        return call_unit(self, fn, args, kwargs)
 
 
 def _ray():
@@ -146,7 +62,7 @@ class RayExecutor:
         self.max_restarts = int(max_restarts)
         self.max_task_retries = int(max_task_retries)
         self.in_flight = max(1, int(in_flight))
-        self._actors: dict[ModelSpec, list] = {}
+        self._actors: dict[str, list] = {}
         self._started = False
         self.retried_units = 0
         ray = _ray()
@@ -175,16 +91,16 @@ class RayExecutor:
                                 "runtime_env": {"env_vars": env}}
         if spec.device.startswith("cuda"):
             opts["num_gpus"] = self.gpus_per_worker
-        return ray.remote(Worker).options(**opts)
+        return ray.remote(_RayWorker).options(**opts)
 
     def actors(self, spec: ModelSpec) -> list:
         """The actors of ``spec`` (created, each loading the model once, on first use)."""
-        if spec not in self._actors:
+        if spec.key not in self._actors:
             self._check_room(spec)
             cls = self._actor_class(spec)
-            self._actors[spec] = [cls.remote(spec, None, self.threads)
-                                  for _ in range(self.workers)]
-        return self._actors[spec]
+            self._actors[spec.key] = [cls.remote(spec, None, self.threads)
+                                      for _ in range(self.workers)]
+        return self._actors[spec.key]
 
     def _check_room(self, spec: ModelSpec) -> None:
         """On a local instance (nothing joins later), refuse actors that could never be
@@ -206,7 +122,7 @@ class RayExecutor:
         """Start the actors of ``spec`` and wait until each has loaded its model; returns
         the seconds this took (Ray start-up cost, kept out of throughput figures)."""
         t0 = time.perf_counter()
-        fresh = spec not in self._actors
+        fresh = spec.key not in self._actors
         actors = self.actors(spec)
         if fresh:
             self._get_all([a.pid.remote() for a in actors])
@@ -237,7 +153,7 @@ class RayExecutor:
                 i = int(np.argmin(load))
                 refs = tuple(ray.put(a) if isinstance(a, (list, np.ndarray)) else a
                              for a in args)
-                ref = getattr(actors[i], fn).remote(*refs, **kwargs)
+                ref = actors[i].run_unit.remote(fn, kwargs, *refs)
                 pending[ref] = (key, i, refs)
                 load[i] += 1
             if not pending:
@@ -284,16 +200,3 @@ class RayExecutor:
         if self._started and ray.is_initialized():
             ray.shutdown()
             self._started = False
-
-
-def make_executor(name: str, *, workers: int | None = None, address: str | None = None,
-                  **kwargs):
-    """``local`` or ``ray`` (``workers`` actors per model, default 2; ``address`` None =
-    start a local Ray instance)."""
-    if name == "local":
-        if address:
-            raise XssabError("--address needs --executor ray")
-        return LocalExecutor()
-    if name == "ray":
-        return RayExecutor(workers=workers or 2, address=address, **kwargs)
-    raise XssabError(f"--executor {name!r}: expected one of {', '.join(EXECUTORS)}")

@@ -1,7 +1,7 @@
 """Maps for every pair of a dataset, streamed chunk by chunk into a :class:`MapStore`.
 
 One unit of work = one chunk of ``chunk_pairs`` pairs explained (both images) with one
-method on one model; units run on an executor (``xssab.executors``: in-process, or Ray
+method on one model; units run on an executor (:mod:`xssab.eval.executor`: in-process, or Ray
 actors) and each finished chunk is written to the store as it arrives, so memory is
 bounded by the chunks in flight and an interrupted export resumes at the chunks it had
 not finished. Methods with an ``index_offset`` option (``random``) get the chunk's first
@@ -17,14 +17,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import XssabError
-from .mapstore import MAP_NAMES, MapStore
-
-
-def options_dict(opts) -> dict:
-    try:
-        return dataclasses.asdict(opts)
-    except TypeError:
-        return {"repr": repr(opts)}
+from .explain import options_dict
+from ..report.mapstore import MAP_NAMES, MapStore
 
 
 def chunk_arrays(explanations, map_size: tuple[int, int]) -> dict[str, np.ndarray]:

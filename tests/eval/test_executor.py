@@ -7,8 +7,9 @@ import pytest
 import xssab
 from xssab import registry
 from xssab.errors import XssabError
-from xssab.executors import LocalExecutor, ModelSpec, RayExecutor, make_executor
-from xssab.report.map_export import export_maps
+from xssab.eval.executor import LocalExecutor, ModelSpec, make_executor
+from xssab.eval.ray_executor import RayExecutor
+from xssab.eval.export import export_maps
 from xssab.report.mapstore import MapStore
 
 from tests.graphs import export_onnx, folder_dataset, small_iresnet
@@ -113,7 +114,7 @@ def test_worker_errors_are_one_line(assets, ray_ex):
     with pytest.raises(XssabError, match=r"^explain_pairs got 1 first images") as e:
         list(ex.run(ModelSpec(str(assets[0])), units))
     assert "\n" not in str(e.value)
-    with pytest.raises(XssabError, match="--address needs --executor ray"):
+    with pytest.raises(XssabError, match="--address and --workers need --executor ray"):
         make_executor("local", address="auto")
     with pytest.raises(XssabError, match="--executor 'dask'"):
         make_executor("dask")
