@@ -34,13 +34,17 @@ def _config(assets, **kw):
 
 
 class RecordingExecutor(LocalExecutor):
+    """Records each stage's unit keys and hands results back in reverse order (as a
+    distributed executor may): the stages key them, so the numbers do not change."""
+
     def __init__(self):
+        super().__init__()
         self.units = []
 
-    def map(self, fn, items):
-        items = list(items)
-        self.units.append(items)
-        return [fn(it) for it in reversed(items)][::-1]  # another order, same results
+    def run(self, spec, units, model=None):
+        units = list(units)
+        self.units.append([u[0] for u in units])
+        return iter(list(super().run(spec, list(reversed(units)), model=model)))
 
 
 def test_interrupted_explanations_resume_per_chunk(assets, tmp_path, monkeypatch):
@@ -77,9 +81,11 @@ def test_executor_units_and_chunked_replacement_match_the_unchunked_protocol(ass
     res = run_bench(_config(assets, batch_size=8), executor=ex)
     assert isinstance(res, BenchResult)
     explain_units = [u for u in ex.units if isinstance(u[0], tuple)]
-    dpr_units = [u for u in ex.units if isinstance(u[0], range)]
+    dpr_units = [u for u in ex.units if isinstance(u[0], int)]
     assert [len(u) for u in explain_units] == [2, 2]  # (patched, unpatched) x 1 chunk of 8
-    assert all(len(u) == N_PAIRS and all(len(r) == 1 for r in u) for u in dpr_units)
+    assert all(len(r) == 8 for u in explain_units for _, r in u)
+    # one pair's 19-image series per DPR unit: random once per model + xssab + random
+    assert len(dpr_units) == 3 and all(u == list(range(N_PAIRS)) for u in dpr_units)
 
     (mres,) = res.models.values()
     model = xssab.load_model(res.config.models[0])

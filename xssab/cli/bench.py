@@ -47,6 +47,14 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64,
                    help="pairs per explanation batch; images per embedding batch is 4x "
                         "(default %(default)s)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where units of work run: this process (local) or Ray actors "
+                   "(ray; extra [ray]); same results either way")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster for --executor ray: auto or ray://host:port "
+                   "(default: start a local Ray instance)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Ray actors per model for --executor ray (default 2)")
     return p
 
 
@@ -69,7 +77,8 @@ def config_from_args(args):
                        data=args.data, pairs=args.pairs, seed=args.seed, device=args.device,
                        ort_device=args.ort_device, batch_size=args.batch_size,
                        cache=not args.no_cache, out=args.out, force=args.force,
-                       align=args.align)
+                       align=args.align, executor=args.executor, address=args.address,
+                       workers=args.workers)
 
 
 def _progress(console: Console) -> Progress:
@@ -94,6 +103,10 @@ def run(args, console: Console) -> int:
     if config.out:
         paths = write_outputs(result)
         console.print(f"wrote {len(paths)} files to {config.out}", highlight=False)
+    ex = result.executor
+    if ex.get("executor") != "local":
+        console.print(f"executor {ex['executor']} ({ex.get('workers')} workers per model, "
+                      f"{ex.get('address', 'local')})", highlight=False)
     console.print(f"done in {time.perf_counter() - t0:.1f} s ({len(result.stages_computed)} "
                   f"stages computed, {len(result.stages_reused)} reused from the cache)",
                   highlight=False)

@@ -87,17 +87,28 @@ class StageCache:
                 shutil.rmtree(parts_dir, ignore_errors=True)
         return arrays, meta
 
+    def _part_path(self, parts: dict, stage: str, name: str) -> Path | None:
+        path = self._path(parts, stage)
+        return None if path is None else path.parent / f"{stage}.parts" / f"{name}.npz"
+
+    def load_part(self, parts: dict, stage: str, name: str):
+        """``(arrays, meta)`` of a chunk finished before, else ``None``."""
+        return self._load(self._part_path(parts, stage, name))
+
+    def save_part(self, parts: dict, stage: str, name: str, arrays: Arrays,
+                  meta: Meta) -> None:
+        cpath = self._part_path(parts, stage, name)
+        if cpath is not None:
+            self._save(cpath, arrays, meta)
+
     def part(self, parts: dict, stage: str, name: str,
              compute: Callable[[], tuple[Arrays, Meta]]) -> tuple[Arrays, Meta]:
         """One chunk of a long stage, cached on its own until the stage completes."""
-        path = self._path(parts, stage)
-        cpath = None if path is None else path.parent / f"{stage}.parts" / f"{name}.npz"
-        hit = self._load(cpath)
+        hit = self.load_part(parts, stage, name)
         if hit is not None:
             return hit
         arrays, meta = compute()
-        if cpath is not None:
-            self._save(cpath, arrays, meta)
+        self.save_part(parts, stage, name, arrays, meta)
         return arrays, meta
 
     def subdir(self, name: str) -> Path | None:

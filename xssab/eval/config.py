@@ -51,6 +51,11 @@ class BenchConfig:
     out: str | Path | None = None
     force: bool = False
     align: bool = False
+    #: where units of work run: "local" (this process) or "ray" (``workers`` actors per
+    #: model; ``address`` None = a local Ray instance, "auto", or "ray://host:port")
+    executor: str = "local"
+    address: str | None = None
+    workers: int | None = None
 
     def __post_init__(self):
         self.models = tuple(split_names(self.models))
@@ -80,6 +85,14 @@ class BenchConfig:
         if self.ort_device is not None and self.ort_device not in DEVICES:
             raise XssabError(f"--ort-device {self.ort_device!r}: expected one of "
                              f"{', '.join(DEVICES)}")
+        if self.executor not in ("local", "ray"):
+            raise XssabError(f"--executor {self.executor!r}: expected local or ray")
+        if self.workers is not None and (isinstance(self.workers, bool) or
+                                         not isinstance(self.workers, int) or
+                                         self.workers < 1):
+            raise XssabError(f"--workers {self.workers!r}: expected a positive number")
+        if self.executor == "local" and (self.address or self.workers):
+            raise XssabError("--address and --workers need --executor ray")
         if not self.dataset:
             raise XssabError("--dataset is empty; name a registered dataset")
         return self

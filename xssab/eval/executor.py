@@ -86,14 +86,15 @@ class Worker:
         return fn(self.model, *args, **kwargs)
 
     def explain(self, images_a, images_b, threshold: float, method: str,
-                options=None, sides: str = "both") -> dict:
-        """Explanations of one chunk of pairs: ``{"explanations": [...], "seconds": s}``."""
+                options=None, sides: str = "both", align: bool = False) -> dict:
+        """Explanations of one chunk of pairs: ``{"explanations": [...], "seconds": s}``.
+        ``align=False``: the images as the dataset gives them (it aligns, if asked)."""
         from ..explain.api import explain_pairs
 
         t0 = time.perf_counter()
         res = explain_pairs(self.model, list(images_a), list(images_b), threshold=threshold,
                             method=method, options=options, device=self.spec.device,
-                            sides=sides)
+                            sides=sides, align=align)
         return {"explanations": res, "seconds": time.perf_counter() - t0}
 
     def pid(self) -> int:
@@ -119,7 +120,7 @@ class LocalExecutor:
 
     def _worker(self, spec: ModelSpec, model=None) -> Worker:
         w = self._workers.get(spec.key)
-        if w is None:
+        if w is None or (model is not None and w.model is not model):
             w = self._workers[spec.key] = Worker(spec, model=model)
         return w
 
@@ -139,6 +140,19 @@ class LocalExecutor:
 
     def close(self) -> None:
         self._workers.clear()
+
+
+def run_units(executor, model, units: Iterable[Unit]) -> Iterator[tuple]:
+    """``executor.run(ModelSpec.of(model), units, model=model)``; an executor with only
+    ``map(fn, items)`` runs the units in this process through it."""
+    if hasattr(executor, "run"):
+        return executor.run(ModelSpec.of(model), units, model=model)
+
+    def one(unit):
+        key, fn, args, kwargs = unit
+        return key, call_unit(Worker(ModelSpec.of(model), model), fn, args, kwargs)
+
+    return iter(executor.map(one, list(units)))
 
 
 def make_executor(name: str = "local", *, workers: int | None = None,

@@ -10,7 +10,7 @@ import numpy as np
 
 from .cache import StageCache
 from .data import BenchData
-from .executor import chunks
+from .executor import chunks, run_units
 
 
 def options_dict(opts) -> dict:
@@ -31,13 +31,24 @@ def explain_parts(model_sha: str, data: BenchData, method_name: str, opts, thres
             "options": options_dict(opts), "threshold": threshold, "stage": stage}
 
 
+def explain_unit(model, images_a, images_b, *, threshold: float, method: str, options,
+                 device: str) -> tuple[list[np.ndarray], float]:
+    """One unit: the first images' combined maps of a chunk of pairs, and the seconds it
+    took (runs wherever the executor puts it, next to a loaded ``model``)."""
+    import xssab
+
+    t0 = time.perf_counter()
+    res = xssab.explain_pairs(model, list(images_a), list(images_b), threshold=threshold,
+                              method=method, options=options, device=device, sides="a",
+                              align=False)  # dataset aligns
+    return [np.asarray(x.a.combined, np.float32) for x in res], time.perf_counter() - t0
+
+
 def explain_maps(model, label: str, model_sha: str, data: BenchData, method_name: str,
                  opts, threshold: float, cache: StageCache, executor, batch_size: int,
                  device: str, progress) -> tuple[dict[str, np.ndarray], float]:
     """``({"p<i>": map of patched a_i, "u<i>": map of original a_i}, ms per pair)``;
     the time counts the patched explanations only."""
-    import xssab
-
     ps = data.patched
     parts = explain_parts(model_sha, data, method_name, opts, threshold, "explain")
     offset = _has_index_offset(opts)
@@ -47,34 +58,37 @@ def explain_maps(model, label: str, model_sha: str, data: BenchData, method_name
     def compute():
         n = len(data.pairs)
         task = progress.add_task(f"{label}/{method_name}: explain", total=2 * n)
-        units = [(which, r) for which in ("p", "u") for r in chunks(n, batch_size)]
+        maps, elapsed, todo = {}, [0.0], []
 
-        def run_unit(unit):
-            which, r = unit
-            imgs = ps.patched if which == "p" else ps.original
-            sl = slice(r.start, r.stop)
-
-            def chunk():
-                t0 = time.perf_counter()
-                o = (dataclasses.replace(opts, index_offset=opts.index_offset + r.start)
-                     if offset else opts)
-                res = xssab.explain_pairs(model, imgs[sl], ps.b[sl], threshold=threshold,
-                                          method=method_name, options=o, device=device,
-                                          sides="a", align=False)  # dataset aligns
-                dt = time.perf_counter() - t0
-                return ({f"{which}{r.start + j}": np.asarray(x.a.combined, np.float32)
-                         for j, x in enumerate(res)}, {"seconds": dt})
-
-            out = cache.part(parts, "explain", f"{which}{r.start}", chunk)
-            progress.advance(task, len(r))
-            return which, out
-
-        maps, elapsed = {}, 0.0
-        for which, (part_maps, pmeta) in executor.map(run_unit, units):
+        def record(which, r, part_maps, pmeta):
             maps.update(part_maps)
             if which == "p":
-                elapsed += pmeta["seconds"]
-        return maps, {"ms_per_pair": 1000.0 * elapsed / n}
+                elapsed[0] += pmeta["seconds"]
+            progress.advance(task, len(r))
+
+        for which, r in [(w, r) for w in ("p", "u") for r in chunks(n, batch_size)]:
+            hit = cache.load_part(parts, "explain", f"{which}{r.start}")
+            if hit is not None:  # finished by an earlier (interrupted) run
+                record(which, r, *hit)
+            else:
+                todo.append((which, r))
+
+        def units():
+            for which, r in todo:
+                imgs = ps.patched if which == "p" else ps.original
+                o = (dataclasses.replace(opts, index_offset=opts.index_offset + r.start)
+                     if offset else opts)
+                yield ((which, r), explain_unit, (imgs[r.start:r.stop], ps.b[r.start:r.stop]),
+                       {"threshold": threshold, "method": method_name, "options": o,
+                        "device": device})
+
+        # units finish in any order (Ray); each is cached as it arrives
+        for (which, r), (part, seconds) in run_units(executor, model, units()):
+            part_maps = {f"{which}{r.start + j}": m for j, m in enumerate(part)}
+            cache.save_part(parts, "explain", f"{which}{r.start}", part_maps,
+                            {"seconds": seconds})
+            record(which, r, part_maps, {"seconds": seconds})
+        return maps, {"ms_per_pair": 1000.0 * elapsed[0] / n}
 
     maps, meta = cache.get(parts, "explain", compute, f"{label}/{method_name}/explain")
     return maps, float(meta["ms_per_pair"])

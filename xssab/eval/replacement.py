@@ -18,7 +18,7 @@ from ..metrics import dpr as dprm
 from ..metrics.localization import localization
 from .cache import StageCache
 from .data import BenchData
-from .executor import chunks
+from .executor import chunks, run_units
 from .scoring import cosine, embed
 from .verify import Verification
 
@@ -59,26 +59,31 @@ def _nan(values) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
+def dpr_unit(model, patched, original, orders, emb_b, *, emb_batch: int) -> np.ndarray:
+    """One unit: scores (n, P) of a chunk of pairs (``emb_b``: their second images'
+    embeddings) -- exactly one embedding batch, as ``dpr_scores`` batches them."""
+    def score(images, idx):
+        return cosine(embed(model, images, emb_batch), emb_b[np.asarray(idx)])
+
+    return dprm.dpr_scores(score, patched, original, orders, dprm.PERCENTS, emb_batch)
+
+
 def replacement_scores(model, data: BenchData, ver: Verification, orders, emb_batch: int,
                        executor, progress_step=None) -> np.ndarray:
     """Scores (N, P) of the replaced first images against the second images."""
     ps = data.patched
     n_p = len(dprm.PERCENTS)
-
-    def score(images, idx):
-        return cosine(embed(model, images, emb_batch), ver.emb_b[np.asarray(idx)])
-
-    def run_unit(r):
-        def score_r(images, idx):
-            return score(images, np.asarray(idx) + r.start)
-
-        return dprm.dpr_scores(score_r, ps.patched[r.start:r.stop],
-                               ps.original[r.start:r.stop], orders[r.start:r.stop],
-                               dprm.PERCENTS, emb_batch, progress_step)
-
-    units = chunks(len(data.pairs), max(1, emb_batch // n_p))
-    parts = executor.map(run_unit, units)
-    return np.concatenate(parts, axis=0) if parts else np.zeros((0, n_p))
+    ranges = chunks(len(data.pairs), max(1, emb_batch // n_p))
+    units = ((k, dpr_unit, (ps.patched[r.start:r.stop], ps.original[r.start:r.stop],
+                            list(orders[r.start:r.stop]), ver.emb_b[r.start:r.stop]),
+              {"emb_batch": emb_batch}) for k, r in enumerate(ranges))
+    parts = {}
+    for k, scores in run_units(executor, model, units):
+        parts[k] = scores
+        if progress_step is not None:
+            progress_step(len(ranges[k]))
+    out = [parts[k] for k in range(len(ranges))]
+    return np.concatenate(out, axis=0) if out else np.zeros((0, n_p))
 
 
 def _curve(scores, same, threshold) -> Curve:

@@ -75,6 +75,8 @@ class BenchResult:
     stages_computed: list[str] = field(default_factory=list)
     stages_reused: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: where the units ran: {"executor": "local"|"ray", "workers": n, ...}
+    executor: dict = field(default_factory=lambda: {"executor": "local", "workers": 1})
 
     @property
     def same(self) -> np.ndarray:
@@ -88,6 +90,7 @@ class BenchResult:
                "genuine_pairs": int(same.sum()),
                "impostor_pairs": int((~same).sum()),
                "seed": cfg.seed, "device": cfg.device,
+               "executor": dict(self.executor),
                "protocol": {"version": PROTOCOL_VERSION,
                             "percent": list(dprm.PERCENTS),
                             "threshold": "EER threshold of all unpatched pairs of the dataset",

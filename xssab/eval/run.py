@@ -12,7 +12,7 @@ from . import replacement, verify as verify_stage
 from .._util import sha256_file as file_sha256
 from .cache import StageCache
 from .config import BenchConfig
-from .executor import LocalExecutor
+from .executor import make_executor
 from .result import BenchResult, MethodResult, ModelResult
 
 
@@ -64,12 +64,27 @@ def run_bench(config: BenchConfig, *, progress=None, executor=None,
 
     ``progress``: an object with ``add_task(description, total=...)`` and
     ``advance(task, n)`` (e.g. ``rich.progress.Progress``); ``executor``: where units
-    of work run (default :class:`LocalExecutor`); ``log(message)``: notes (skipped
-    methods). Raises a one-line ``XssabError`` for bad input before any work.
+    of work run (default: the one ``config.executor`` names, closed at the end);
+    ``log(message)``: notes (skipped methods). Raises a one-line ``XssabError`` for bad input before any work.
     """
     models, methods, skipped = prepare(config, log)
     progress = progress or NullProgress()
-    executor = executor or LocalExecutor()
+    own = executor is None
+    if own:
+        executor = make_executor(config.executor, workers=config.workers,
+                                 address=config.address)
+    try:
+        result = _run(config, models, methods, skipped, progress, executor)
+    finally:
+        if own and hasattr(executor, "close"):
+            executor.close()
+    describe = getattr(executor, "describe", None)
+    result.executor = describe() if describe else {
+        "executor": getattr(executor, "name", type(executor).__name__), "workers": 1}
+    return result
+
+
+def _run(config, models, methods, skipped, progress, executor) -> BenchResult:
     cache = StageCache(config.cache_root())
     seed, eb = int(config.seed), config.emb_batch
 
