@@ -1,6 +1,8 @@
 """Executors: the Ray executor gives the local executor's results, survives a killed
 worker, and a driver interrupted mid-run resumes from what was written."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -28,8 +30,8 @@ def assets(tmp_path_factory):
 def _export(assets, out, executor, **kw):
     model_path, data = assets
     ds = registry.get_dataset("folder", path=str(data))
-    spec = ModelSpec(str(model_path))
     model = xssab.load_model(str(model_path))
+    spec = ModelSpec.of(model)
     meth = registry.get_explainer(kw.pop("method", "xssab"))
     return export_maps(dataset=ds, pairs=list(ds.pairs()), settings={"model_sha256": "t"},
                        model=model, spec=spec, method=meth.name, options=meth.Options(),
@@ -73,7 +75,7 @@ def test_ray_equals_local_and_survives_a_killed_worker(assets, local_maps, ray_l
     _same(_arrays(tmp_path / "ray"), local_maps)
 
     # a worker killed while it holds units: restarted, its units retried, same maps
-    spec = ModelSpec(str(assets[0]))
+    spec = ModelSpec.of(xssab.load_model(str(assets[0])))
     before = ex.pids(spec)
     killed = []
 
@@ -112,7 +114,7 @@ def test_worker_errors_are_one_line(assets, ray_ex):
     units = [(0, "explain", ([np.zeros((8, 8, 3), np.uint8)], []),
               {"threshold": 0.3, "method": "xssab", "options": None})]
     with pytest.raises(XssabError, match=r"^explain_pairs got 1 first images") as e:
-        list(ex.run(ModelSpec(str(assets[0])), units))
+        list(ex.run(ModelSpec.of(xssab.load_model(str(assets[0]))), units))
     assert "\n" not in str(e.value)
     with pytest.raises(XssabError, match="--address and --workers need --executor ray"):
         make_executor("local", address="auto")
@@ -126,3 +128,99 @@ def test_local_instance_refuses_workers_it_cannot_place(assets, ray_ex):
     # ray_ex holds both CPUs of the session instance: a third actor would wait forever
     with pytest.raises(XssabError, match="need 1 CPU but the local Ray instance has 0 free"):
         RayExecutor(workers=1).actors(ModelSpec(str(assets[0]), overrides=(("name", "x"),)))
+
+
+# ---------------------------------------------------------------- the benchmark on Ray
+def _bench_config(assets, **kw):
+    from xssab.eval import BenchConfig
+
+    model, data = assets
+    base = dict(models=[str(model)], methods="xssab,random", dataset="folder",
+                data=str(data), pairs=0, batch_size=4, cache=False)
+    base.update(kw)
+    return BenchConfig(**base)
+
+
+def _numbers(result):
+    from xssab.report.results import to_json
+
+    res = json.loads(to_json(result.to_dict()))
+    res.pop("executor")
+    for m in res["models"].values():
+        for x in m["methods"].values():
+            x.pop("ms_per_pair")
+    return res
+
+
+@pytest.fixture(scope="module")
+def local_bench(assets):
+    from xssab.eval import run_bench
+
+    return run_bench(_bench_config(assets))
+
+
+class _Progress:
+    """NullProgress that calls ``hook(description)`` on every advance."""
+
+    def __init__(self, hook):
+        self.hook, self.names = hook, {}
+
+    def add_task(self, description, total=None):
+        self.names[len(self.names)] = description
+        return len(self.names) - 1
+
+    def advance(self, task, advance=1):
+        self.hook(self.names[task])
+
+    def update(self, task, **kw):
+        pass
+
+
+def test_bench_on_ray_equals_local_and_survives_a_killed_worker(assets, local_bench, ray_local,
+                                                               ray_ex):
+    from xssab.eval import run_bench
+
+    res = run_bench(_bench_config(assets), executor=ray_ex)
+    assert res.executor["executor"] == "ray" and res.executor["workers"] == 2
+    assert res.to_dict()["executor"]["workers"] == 2
+    assert local_bench.to_dict()["executor"] == {"executor": "local", "workers": 1}
+    assert _numbers(res) == _numbers(local_bench)  # curves, areas, localisation: identical
+    for x in ("xssab", "random"):
+        np.testing.assert_array_equal(
+            res.models["tiny"].methods[x].best_worst.scores,
+            local_bench.models["tiny"].methods[x].best_worst.scores)
+
+    spec = ModelSpec.of(xssab.load_model(str(assets[0])))
+    before = ray_ex.pids(spec)
+    killed = []
+
+    def kill(description):
+        if description.endswith("xssab: explain") and not killed:
+            ray_local.kill(ray_ex.actors(spec)[1], no_restart=False)
+            killed.append(description)
+
+    res = run_bench(_bench_config(assets), executor=ray_ex, progress=_Progress(kill))
+    assert killed and ray_ex.pids(spec)[1] != before[1]
+    assert _numbers(res) == _numbers(local_bench)
+
+
+def test_bench_driver_interrupted_resumes_from_the_cache(assets, local_bench, ray_ex,
+                                                          tmp_path):
+    from xssab.eval import run_bench
+
+    cfg = _bench_config(assets, cache=tmp_path / "cache")
+    seen = []
+
+    def interrupt(description):
+        seen.append(description)
+        if description.endswith("xssab: explain") and seen.count(description) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(cfg, executor=ray_ex, progress=_Progress(interrupt))
+    parts = list((tmp_path / "cache").glob("*/explain.parts/*.npz"))
+    assert len(parts) >= 2  # the finished explanation chunks were kept
+    res = run_bench(cfg, executor=ray_ex)
+    assert "tiny/verify" not in res.stages_computed and "tiny/random" not in \
+        res.stages_computed  # finished stages reused
+    assert _numbers(res) == _numbers(local_bench)

@@ -70,9 +70,9 @@ def run(args, console) -> int:
                  "feature_output": args.feature_output}
     overrides = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
     source = args.model or DEFAULT_MODEL
-    spec = ModelSpec(source, args.device, args.ort_device, overrides)
     model = xssab.load_model(source, device=args.device, ort_device=args.ort_device,
                              **dict(overrides))
+    spec = ModelSpec.of(model)  # workers load the same card (overrides applied)
     why = meth.supports(model)
     if why:
         raise XssabError(f"method {args.method!r} cannot explain model {model.name!r}: {why}")
