@@ -224,3 +224,14 @@ def test_bench_driver_interrupted_resumes_from_the_cache(assets, local_bench, ra
     assert "tiny/verify" not in res.stages_computed and "tiny/random" not in \
         res.stages_computed  # finished stages reused
     assert _numbers(res) == _numbers(local_bench)
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"executor": "dask"}, "--executor 'dask'"), ({"workers": 0}, "--workers 0"),
+    ({"workers": 2}, "need --executor ray"), ({"address": "auto"}, "need --executor ray"),
+])
+def test_bench_config_executor_errors(change, needle):
+    from xssab.eval import BenchConfig
+
+    with pytest.raises(XssabError, match=needle):
+        BenchConfig(**change).validate()

@@ -21,8 +21,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 
-import numpy as np
-
 from ..errors import XssabError
 
 T = TypeVar("T")

@@ -65,7 +65,8 @@ def run_bench(config: BenchConfig, *, progress=None, executor=None,
     ``progress``: an object with ``add_task(description, total=...)`` and
     ``advance(task, n)`` (e.g. ``rich.progress.Progress``); ``executor``: where units
     of work run (default: the one ``config.executor`` names, closed at the end);
-    ``log(message)``: notes (skipped methods). Raises a one-line ``XssabError`` for bad input before any work.
+    ``log(message)``: notes (skipped methods). Raises a one-line ``XssabError`` for bad
+    input before any work.
     """
     models, methods, skipped = prepare(config, log)
     progress = progress or NullProgress()
