@@ -114,6 +114,9 @@ def orl_faces():
 def ray_local():
     """One local Ray instance with 2 CPUs for every test that needs Ray (start-up ~7 s)."""
     ray = pytest.importorskip("ray")
+    # the machine is shared: Ray's node-wide memory monitor would kill our workers for
+    # other processes' memory (read by the raylet at start)
+    os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              object_store_memory=256 * 2 ** 20)
     yield ray

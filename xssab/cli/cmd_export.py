@@ -45,7 +45,7 @@ def run(args, console) -> int:
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
-    from ..eval.cache import file_sha256
+    from .._util import sha256_file
     from ..eval.data import open_dataset
     from ..eval.executor import ModelSpec, make_executor
     from ..eval.export import export_maps
@@ -81,7 +81,7 @@ def run(args, console) -> int:
         getattr(model, "threshold_source", None) or "model")
     ds = open_dataset(args.dataset, args.data, min_pairs=args.pairs)
     pairs = balanced_subset(list(ds.pairs()), args.pairs)
-    settings = {"model": model.name, "model_sha256": file_sha256(model.path),
+    settings = {"model": model.name, "model_sha256": sha256_file(model.path),
                 "dataset": args.dataset, "data": str(args.data) if args.data else None,
                 "threshold_source": t_source, "device": args.device,
                 "xssab_version": xssab.__version__}

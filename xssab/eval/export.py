@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import XssabError
-from .explain import options_dict
+from .explain import _has_index_offset, options_dict
 from ..report.mapstore import MAP_NAMES, MapStore
 
 
@@ -49,9 +49,9 @@ def chunk_arrays(explanations, map_size: tuple[int, int]) -> dict[str, np.ndarra
 
 
 def _unit_options(opts, start: int):
-    names = {f.name for f in dataclasses.fields(opts)} if dataclasses.is_dataclass(opts) \
-        else set()
-    return dataclasses.replace(opts, index_offset=start) if "index_offset" in names else opts
+    """The bench's rule (eval/explain.py): pair ``i`` of the store is index ``offset + i``."""
+    return (dataclasses.replace(opts, index_offset=opts.index_offset + start)
+            if _has_index_offset(opts) else opts)
 
 
 def export_maps(*, dataset, pairs, settings: dict, model, spec, method, options,

@@ -123,7 +123,7 @@ class MapStore:
     @classmethod
     def _create(cls, path: Path, settings: dict, pairs, map_size) -> "MapStore":
         zarr = _zarr()
-        from .results import atomic_write_text
+        from .._util import atomic_write_text
 
         n, c = len(pairs), int(settings["chunk_pairs"])
         h, w = int(map_size[0]), int(map_size[1])
