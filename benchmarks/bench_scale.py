@@ -7,7 +7,8 @@ plus the per-unit costs behind the study-cost table of docs/scale-out.md. Issue 
 Part 1 (scaling): the same export (``synth`` dataset, ``--model``, ``--method``, ``--pairs``
 pairs, ``--chunk-pairs`` pairs per unit, float32) runs with ``local`` (in-process, one
 worker), ``ray`` 1 worker and ``ray`` 2 workers, in ``--rounds`` rounds with the order
-rotated each round, all in one process against one local Ray instance (``num_cpus`` = 2).
+rotated each round, all in one process against one local Ray instance (``num_cpus`` = 2,
+0.5 CPU per actor, one thread each; one executor alive at a time).
 Reported per configuration: the median wall time of the units (Ray start-up and model
 loading excluded; measured separately as ``startup``), and the ratios
 ``ray1 / local`` (Ray overhead at the same worker count) and ``ray1 / ray2`` (speed-up of a
@@ -65,24 +66,27 @@ def scaling(a, ds, pairs, model, spec, tmp: Path) -> dict:
     from xssab.eval.executor import LocalExecutor
     from xssab.eval.ray_executor import RayExecutor
 
+    # the machine is shared: Ray's node-wide memory monitor would kill our actors for other
+    # processes' memory
+    os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              object_store_memory=256 * 2 ** 20)
-    # 0.5 CPU per actor so that the 1- and 2-worker executors fit side by side in the
-    # 2-CPU instance (each actor runs one thread either way)
-    executors = {"local": LocalExecutor(),
-                 "ray1": RayExecutor(workers=1, cpus_per_worker=0.5, threads=1),
-                 "ray2": RayExecutor(workers=2, cpus_per_worker=0.5, threads=1)}
-    startup = {}
-    for name, ex in executors.items():  # actors start and load the model: not timed below
-        startup[name] = ex.warm(spec, model=model)
-    times = {name: [] for name in executors}
-    order = list(executors)
+    # 0.5 CPU per actor (one thread each); one executor alive at a time (memory), so each
+    # round starts its actors again: start-up (model load) is timed apart from the units
+    makers = {"local": LocalExecutor,
+              "ray1": lambda: RayExecutor(workers=1, cpus_per_worker=0.5, threads=1),
+              "ray2": lambda: RayExecutor(workers=2, cpus_per_worker=0.5, threads=1)}
+    times = {name: [] for name in makers}
+    startup = {name: [] for name in makers}
+    order = list(makers)
     ref = None
     for r in range(a.rounds):
         for name in order[r % len(order):] + order[:r % len(order)]:
+            ex = makers[name]()
+            startup[name].append(ex.warm(spec, model=model))
             out = tmp / f"{name}-{r}"
-            s = _export(ds, pairs, model, spec, a.method, out, executors[name],
-                        a.chunk_pairs)
+            s = _export(ds, pairs, model, spec, a.method, out, ex, a.chunk_pairs)
+            ex.close()
             times[name].append(s["session_seconds"])
             got = _arrays(out)
             if ref is None:
@@ -91,14 +95,14 @@ def scaling(a, ds, pairs, model, spec, tmp: Path) -> dict:
                 if not np.array_equal(ref[k], got[k]):
                     raise SystemExit(f"{name} round {r}: {k} differs from the first run")
             shutil.rmtree(out)
-            print(f"round {r} {name:5s} {s['session_seconds']:.2f} s", flush=True)
-    for ex in executors.values():
-        ex.close()
+            print(f"round {r} {name:5s} {s['session_seconds']:.2f} s (start-up "
+                  f"{startup[name][-1]:.1f} s)", flush=True)
     ray.shutdown()
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"pairs": len(pairs), "chunk_pairs": a.chunk_pairs, "method": a.method,
             "rounds": a.rounds, "seconds": times, "median_seconds": med,
             "startup_seconds": startup,
+            "median_startup_seconds": {k: statistics.median(v) for k, v in startup.items()},
             "pairs_per_second": {k: len(pairs) / v for k, v in med.items()},
             "ratio_ray1_over_local": med["ray1"] / med["local"],
             "speedup_ray2_over_ray1": med["ray1"] / med["ray2"],
