@@ -113,7 +113,7 @@ def test_worker_errors_are_one_line(assets, ray_ex):
     ex = ray_ex
     units = [(0, "explain", ([np.zeros((8, 8, 3), np.uint8)], []),
               {"threshold": 0.3, "method": "xssab", "options": None})]
-    with pytest.raises(XssabError, match=r"^explain_pairs got 1 first images") as e:
+    with pytest.raises(XssabError, match=r"1 first images and 0 second images") as e:
         list(ex.run(ModelSpec.of(xssab.load_model(str(assets[0]))), units))
     assert "\n" not in str(e.value)
     with pytest.raises(XssabError, match="--address and --workers need --executor ray"):
