@@ -132,30 +132,55 @@ def l2_normalize(x: Any, eps: float = 1e-12) -> Any:
 
 # ------------------------------------------------------------------------------ images
 def decode_image(data: bytes | np.ndarray, what: str, *,
-                 error: type[XssabError] = XssabError) -> np.ndarray:
-    """Encoded image bytes -> uint8 RGB (H, W, 3); one-line ``error`` naming ``what``."""
+                 error: type[XssabError] = XssabError, unchanged: bool = False) -> np.ndarray:
+    """Encoded image bytes -> uint8 RGB (H, W, 3); one-line ``error`` naming ``what``.
+
+    The header is read first (``xssab.data.image_header``): an empty file, an unknown
+    format, a broken header or more pixels than the limit (``XSSAB_MAX_PIXELS``) is
+    refused before OpenCV allocates anything. ``unchanged``: a one-channel uint8 image
+    (label/mask PNGs) comes back as stored, (H, W).
+    """
     import cv2
+
+    from .data.image_header import check_image_header
 
     buf = np.frombuffer(bytes(data), dtype=np.uint8) if not isinstance(data, np.ndarray) \
         else np.ascontiguousarray(data, dtype=np.uint8).ravel()
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
-    if img is None:
+    _as(error, check_image_header, buf, f"cannot read image {what}")
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED if unchanged else cv2.IMREAD_COLOR)
+    except cv2.error:
+        img = None
+    if unchanged and img is not None and img.dtype == np.uint8 and img.ndim == 2:
+        return img
+    if img is None or img.ndim != 3 or min(img.shape[:2]) < 1 or unchanged:
         raise error(f"cannot read image {what}: cannot decode it (truncated or not an "
                     "image file)")
     return np.ascontiguousarray(img[:, :, ::-1])
 
 
-def read_image(path: str | os.PathLike, *,
-               error: type[XssabError] = XssabError) -> np.ndarray:
-    """Image file -> uint8 RGB (H, W, 3); one-line ``error`` when missing or undecodable."""
-    p = Path(path)
-    if not p.is_file():
-        raise error(f"cannot read image {p}: no such file")
+def _as(error: type[XssabError], fn, *args):
+    """``fn(*args)``, with an XssabError it raises re-raised as ``error`` (same text)."""
     try:
-        buf = np.fromfile(str(p), dtype=np.uint8)
-    except OSError as exc:
-        raise error(f"cannot read image {p}: {exc.strerror or exc}") from None
-    return decode_image(buf, str(p), error=error)
+        return fn(*args)
+    except XssabError as exc:
+        if isinstance(exc, error):
+            raise
+        raise error(str(exc)) from None
+
+
+def read_image(path: str | os.PathLike, *, error: type[XssabError] = XssabError,
+               unchanged: bool = False) -> np.ndarray:
+    """Image file -> uint8 RGB (H, W, 3); one-line ``error`` when missing, not a regular
+    file (a directory, device or pipe: refused before reading), larger than
+    ``MAX_IMAGE_BYTES`` or undecodable (see :func:`decode_image`)."""
+    from .data.safe_io import MAX_IMAGE_BYTES, read_regular_bytes
+
+    p = Path(path)
+    if not p.exists():
+        raise error(f"cannot read image {p}: no such file")
+    buf = _as(error, read_regular_bytes, p, "image", MAX_IMAGE_BYTES)
+    return decode_image(buf, str(p), error=error, unchanged=unchanged)
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray, *,

@@ -99,8 +99,26 @@ class ConfidenceModel:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ConfidenceModel":
-        return cls(**{k: data[k] for k in ("model", "dataset", "threshold", "params",
-                                          "n_pairs", "bins") if k in data})
+        """A fit from its stored record; ValueError saying what is malformed."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a record must be an object, got {type(data).__name__}")
+
+        def number(v, what, integer=False):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) \
+                    or (integer and (not float(v).is_integer() or v < 0)):
+                raise ValueError(f"{what} must be a finite {'count' if integer else 'number'}, "
+                                 f"got {v!r}"[:160])
+            return int(v) if integer else float(v)
+
+        params = data.get("params")
+        if not isinstance(params, list) or not params or not all(
+                isinstance(p, list) and len(p) == 4 for p in params):
+            raise ValueError("params must be a non-empty list of [a, x0, k, b] lists")
+        return cls(model=str(data.get("model", "")), dataset=str(data.get("dataset", "")),
+                   threshold=number(data.get("threshold"), "threshold"),
+                   params=[[number(v, "a parameter") for v in p] for p in params],
+                   n_pairs=number(data.get("n_pairs", 0), "n_pairs", True),
+                   bins=number(data.get("bins", 2000), "bins", True))
 
 
 def fit_confidence(distances, labels, *, model: str = "", dataset: str = "",
@@ -140,13 +158,15 @@ def _cache_file():
 
 
 def _read_cache() -> dict:
+    """The cache file's ``{model: {dataset: record}}`` ({} when absent or unreadable: a
+    broken cache is rewritten by the next calibration; reading a record checks its shape)."""
     path = _cache_file()
     try:
-        with open(path) as fh:
+        with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
-        return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def calibrate_confidence(model, dataset, *, kfold: int | None = None, bins: int = 2000,
@@ -163,7 +183,9 @@ def calibrate_confidence(model, dataset, *, kfold: int | None = None, bins: int 
                           kfold=kfold, bins=bins)
     if cache:
         data = _read_cache()
-        data.setdefault(model.name, {})[conf.dataset] = conf.to_dict()
+        if not isinstance(data.get(model.name), dict):
+            data[model.name] = {}  # a malformed entry is replaced, not kept
+        data[model.name][conf.dataset] = conf.to_dict()
         from xssab.kit import atomic_write_json
 
         atomic_write_json(_cache_file(), data, indent=1, sort_keys=False)
@@ -172,14 +194,22 @@ def calibrate_confidence(model, dataset, *, kfold: int | None = None, bins: int 
 
 def load_confidence(model, dataset: str | None = None) -> ConfidenceModel | None:
     """The cached fit for ``model`` (for ``dataset``, or the first one cached), or None."""
-    entry = _read_cache().get(getattr(model, "name", ""), {})
-    if not isinstance(entry, dict) or not entry:
+    from xssab import XssabError
+
+    name = getattr(model, "name", "")
+    entry = _read_cache().get(name, {})
+    if entry is None or entry == {}:
         return None
-    if dataset is not None:
-        rec = entry.get(dataset)
-    else:
-        rec = entry[sorted(entry)[0]]
+    rec = None
+    if isinstance(entry, dict):
+        rec = entry.get(dataset) if dataset is not None else entry[sorted(entry)[0]]
+        if rec is None:
+            return None
     try:
-        return ConfidenceModel.from_dict(rec) if rec else None
-    except (TypeError, KeyError):
-        return None
+        if not isinstance(entry, dict):
+            raise ValueError(f"the entry must be an object, got {type(entry).__name__}")
+        return ConfidenceModel.from_dict(rec)
+    except ValueError as exc:
+        raise XssabError(f"{_cache_file()}: the x-face confidence record of model {name!r} "
+                         f"is malformed ({exc}); rerun `xssab calibrate --model {name} "
+                         "--xface-confidence` or delete the file") from None

@@ -91,3 +91,23 @@ def test_calibrate_fits_xface_confidence_shown_by_explain(assets, tmp_path, monk
     assert len(line) == 1
     assert 0.0 <= float(line[0].split()[1]) <= 1.0
     assert "confidence_calibration folder" in text
+
+
+def test_calibrate_repairs_a_malformed_calibration_file(assets, tmp_path, monkeypatch):
+    """(#13) a wrong type in calibration.json broke every command, calibrate included."""
+    model, data = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path))
+    (tmp_path / "calibration.json").write_text('{"calcli": {"threshold": [1]}, '
+                                               '"other": {"threshold": 0.5}}')
+    code, text = _run(["explain", str(data / "00001.png"), str(data / "00002.png"),
+                       "--model", str(model)])
+    assert code == 2 and text.startswith("error:") and "malformed" in text
+    assert len(text.strip().splitlines()) == 1
+    code, text = _run(["calibrate", "--model", str(model), "--dataset", "folder",
+                       "--data", str(data), "--batch-size", "8"])
+    assert code == 0, text
+    rec = json.loads((tmp_path / "calibration.json").read_text())
+    assert isinstance(rec["calcli"]["threshold"], float) and rec["other"]["threshold"] == 0.5
+    code, text = _run(["explain", str(data / "00001.png"), str(data / "00002.png"),
+                       "--model", str(model)])
+    assert code == 0 and "calibrated" in text

@@ -131,3 +131,50 @@ def test_explain_prints_scalar_extras_of_the_method(assets, tmp_path, monkeypatc
     scalars = {k: v for k, v in res.extras.items() if isinstance(v, (str, int, float))}
     for key in scalars:
         assert key in text
+
+
+# ---------------------------------------------------------------- hostile inputs (#13)
+def test_unwritable_out_fails_before_any_work(assets, tmp_path, monkeypatch):
+    import os
+
+    root, model, a, b = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    calls = []
+    monkeypatch.setattr(xssab, "load_model", lambda *a, **k: calls.append(1))
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permissions: use a file as the folder
+            ro = tmp_path / "file"
+            ro.write_text("x")
+        code, text = _run(["explain", str(a), str(b), "--model", str(model),
+                           "--threshold", "0.3", "--out", str(ro / "fig.png")])
+    finally:
+        (tmp_path / "ro").chmod(0o700)
+    assert code == 2 and text.startswith("error: --out") and "Traceback" not in text
+    assert len(text.strip().splitlines()) == 1 and calls == []
+
+
+def test_directory_fifo_and_empty_images(assets, tmp_path, monkeypatch):
+    import os
+
+    root, model, a, b = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    (tmp_path / "d.png").mkdir()
+    os.mkfifo(tmp_path / "f.png")
+    (tmp_path / "e.png").write_bytes(b"")
+    for bad, words in (("d.png", "directory"), ("f.png", "not a regular file"),
+                       ("e.png", "empty"), ("/dev/zero", "not a regular file")):
+        path = bad if bad.startswith("/") else str(tmp_path / bad)
+        code, text = _run(["explain", path, str(b), "--model", str(model), "-t", "0.3"])
+        assert code == 2 and text.startswith("error:") and words in text, text
+        assert len(text.strip().splitlines()) == 1
+
+
+def test_negative_seed_is_one_line(assets, tmp_path, monkeypatch):
+    root, model, a, b = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    code, text = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
+                       "--method", "random", "-O", "seed=-1"])
+    assert code == 2 and "seed must be a non-negative integer" in text, text

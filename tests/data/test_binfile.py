@@ -158,3 +158,127 @@ def test_python2_style_pickle(tmp_path):
     ds = BinDataset(f)
     assert ds.pairs()[0].same is True
     np.testing.assert_array_equal(ds.load("1"), img)
+
+
+# ---------------------------------------------------------------- hostile .bin files (#13)
+import struct  # noqa: E402
+import tracemalloc  # noqa: E402
+
+
+def _g(module, name):
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def _s(text):  # BINUNICODE
+    raw = text.encode("utf-8")
+    return b"X" + struct.pack("<I", len(raw)) + raw
+
+
+def _dtype(spec, state=b"(K\x03" + _s("|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"):
+    """numpy.dtype(spec, False, True) followed by BUILD(state) (numpy's own layout)."""
+    return _g("numpy", "dtype") + _s(spec) + b"\x89\x88\x87R" + state
+
+
+def _tail_pair(images_list_bytes=b"]", issame=b"]\x88a"):
+    return images_list_bytes + issame + b"\x86."
+
+
+def _load(tmp_path, data, name="h.bin"):
+    f = tmp_path / name
+    f.write_bytes(data)
+    return BinDataset(f)
+
+
+def test_dtype_build_with_hidden_object_field_refused(tmp_path):
+    """BUILD state declaring fields (an object field the flags do not mark) -> refused."""
+    fields = b"}" + _s("f") + b"(" + _dtype("u8") + b"K\x00ts"  # {"f": (dtype, 0)}
+    state = (b"(K\x03" + _s("|") + b"N(" + _s("f") + b"t" + fields
+             + b"K\x08K\x01K\x00tb")
+    arr = (_g("numpy.core.multiarray", "_reconstruct") + _g("numpy", "ndarray")
+           + b"K\x00\x85" + b"C\x01b" + b"\x87R"
+           + b"(K\x01K\x01\x85" + _dtype("u8", state) + b"\x89C\x08" + b"\x00" * 8 + b"tb")
+    with pytest.raises(DatasetError, match="refused") as exc:
+        _load(tmp_path, b"\x80\x02" + b"]" + arr + b"a" + b"]\x88a\x86.")
+    assert "\n" not in str(exc.value)
+
+
+def test_object_array_of_huge_declared_length_refused(tmp_path):
+    arr = (_g("numpy.core.multiarray", "_reconstruct") + _g("numpy", "ndarray")
+           + b"K\x00\x85C\x01b\x87R"
+           + b"(K\x01J\x00\xca\x9a;\x85" + _dtype("O") + b"\x89]tb")  # 1e9 objects
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match="refused.*dtype 'O'"):
+            _load(tmp_path, b"\x80\x02]" + arr + b"a]\x88a\x86.")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20
+
+
+def test_array_shape_larger_than_its_data_refused(tmp_path):
+    arr = (_g("numpy.core.multiarray", "_reconstruct") + _g("numpy", "ndarray")
+           + b"K\x00\x85C\x01b\x87R"
+           + b"(K\x01J\x00\xca\x9a;\x85" + _dtype("u1") + b"\x89C\x04abcdtb")
+    with pytest.raises(DatasetError, match="refused.*1000000000 x 1 bytes stored in 4"):
+        _load(tmp_path, b"\x80\x02]" + arr + b"a]\x88a\x86.")
+
+
+def test_memo_index_bomb_bounded_memory(tmp_path):
+    """LONG_BINPUT 2**30: the C unpickler grows its memo array to that size (GBs)."""
+    data = b"\x80\x02]r" + struct.pack("<I", 1 << 30) + b"]\x88a\x86."
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match="expected a pickle|images"):
+            _load(tmp_path, data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20
+
+
+def test_declared_length_beyond_file_is_bounded(tmp_path):
+    data = b"\x80\x04\x8e" + struct.pack("<Q", 1 << 62) + b"xx"  # BINBYTES8 of 4 EiB
+    with pytest.raises(DatasetError, match="not a readable .bin pickle"):
+        _load(tmp_path, data)
+
+
+@pytest.mark.parametrize("payload", [
+    _g("builtins", "eval") + _s("1") + b"\x85R",
+    _g("_codecs", "encode") + _s("x") + _s("rot13") + b"\x86R",
+    _g("numpy", "dtype") + _s("O") + b"\x85R",
+    _g("numpy", "dtype") + _s("V8") + b"\x85R",
+    _g("numpy.core.multiarray", "_reconstruct") + _g("builtins", "list") + b")N\x87R",
+])
+def test_unneeded_globals_and_dtypes_refused(tmp_path, payload):
+    with pytest.raises(DatasetError, match="refused"):
+        _load(tmp_path, b"\x80\x02]" + payload + b"a]\x88a\x86.")
+
+
+def test_real_numpy_array_pickles_still_read(tmp_path):
+    """Files written by numpy itself (uint8 image arrays, bool labels, np.bool_) load."""
+    imgs, bins = zip(*[_png(i) for i in range(4)])
+    arrs = [np.frombuffer(b, np.uint8) for b in bins]
+    for proto in (2, 5):
+        f = tmp_path / f"np{proto}.bin"
+        _write(f, (arrs, [np.bool_(True), np.bool_(False)]), proto)
+        ds = BinDataset(f)
+        assert [p.same for p in ds.pairs()] == [True, False]
+        np.testing.assert_array_equal(ds.load("3"), imgs[3])
+        f2 = tmp_path / f"np{proto}b.bin"
+        _write(f2, (list(bins), np.array([False, True], ">?")), proto)
+        assert [p.same for p in BinDataset(f2).pairs()] == [False, True]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dir", "dev"])
+def test_special_files_refused(tmp_path, kind):
+    if kind == "fifo":
+        f = tmp_path / "p.bin"
+        os.mkfifo(f)
+    elif kind == "dir":
+        f = tmp_path / "d.bin"
+        f.mkdir()
+    else:
+        f = "/dev/zero"
+    with pytest.raises(DatasetError, match="not a regular file|directory"):
+        BinDataset(f)

@@ -1,3 +1,5 @@
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -67,3 +69,58 @@ def test_missing_and_corrupt_images(tmp_path):
         ds.load("00009.png")
     with pytest.raises(DatasetError, match="00002.png.*cannot decode"):
         ds.load("00002.png")
+
+
+# ---------------------------------------------------------------- hostile inputs (#13)
+@pytest.mark.parametrize("name", ["../outside.png", "/etc/hostname", "sub/../../outside.png",
+                                  "link.png"])
+def test_paths_leaving_the_folder_refused_without_oracle(tmp_path, name):
+    root = tmp_path / "data"
+    root.mkdir()
+    _make(root, lines=[f"00001.png {name} -1", "00002.png 00003.png 1"])
+    outside = tmp_path / "outside.png"
+    cv2.imwrite(str(outside), np.zeros((8, 8, 3), np.uint8))
+    (root / "link.png").symlink_to(outside)
+    with pytest.raises(DatasetError, match="refused") as e1:
+        FolderDataset(root)
+    outside.unlink()
+    with pytest.raises(DatasetError, match="refused") as e2:
+        FolderDataset(root)
+    assert str(e1.value) == str(e2.value)  # same words whether the target exists or not
+    assert "\n" not in str(e1.value)
+
+
+def test_pair_list_not_utf8_directory_device_fifo(tmp_path):
+    _make(tmp_path)
+    (tmp_path / "pairs.txt").write_bytes(b"00001.png 00002.png 1\n\xff\xfe\n")
+    with pytest.raises(DatasetError, match="not UTF-8"):
+        FolderDataset(tmp_path)
+    (tmp_path / "pairs.txt").unlink()
+    (tmp_path / "pairs.txt").mkdir()
+    with pytest.raises(DatasetError, match="directory"):
+        FolderDataset(tmp_path, pairs_file="pairs.txt")
+    with pytest.raises(DatasetError, match="not a regular file"):
+        FolderDataset(tmp_path, pairs_file="/dev/zero")
+    os.mkfifo(tmp_path / "fifo.txt")
+    with pytest.raises(DatasetError, match="not a regular file"):
+        FolderDataset(tmp_path, pairs_file="fifo.txt")
+
+
+def test_image_directory_fifo_empty_and_bomb(tmp_path, monkeypatch):
+    _make(tmp_path, lines=["00001.png d.png 1", "f.png e.png -1", "big.png 00002.png 1"])
+    (tmp_path / "d.png").mkdir()
+    os.mkfifo(tmp_path / "f.png")
+    (tmp_path / "e.png").write_bytes(b"")
+    ok, buf = cv2.imencode(".png", np.zeros((300, 200, 3), np.uint8))
+    (tmp_path / "big.png").write_bytes(buf.tobytes())
+    ds = FolderDataset(tmp_path)
+    with pytest.raises(DatasetError, match="directory"):
+        ds.load("d.png")
+    with pytest.raises(DatasetError, match="not a regular file"):
+        ds.load("f.png")
+    with pytest.raises(DatasetError, match="empty"):
+        ds.load("e.png")
+    assert ds.load("big.png").shape == (300, 200, 3)
+    monkeypatch.setenv("XSSAB_MAX_PIXELS", str(300 * 200 - 1))
+    with pytest.raises(DatasetError, match="200x300 = 60000 pixels.*XSSAB_MAX_PIXELS"):
+        ds.load("big.png")

@@ -59,3 +59,35 @@ def test_missing_and_undecodable_files(tmp_path):
         LfwDataset(tmp_path / "nowhere")
     with pytest.raises(DatasetError):
         LfwDataset(None)
+
+
+# ---------------------------------------------------------------- hostile inputs (#13)
+def test_identity_names_leaving_the_root_refused(tmp_path):
+    root = tmp_path / "lfw"
+    root.mkdir()
+    _make(root)
+    (tmp_path / "other").mkdir()
+    (root / "pairs.txt").write_text("1\t1\n../other\t1\t2\nAnn_A\t1\tBob_B\t2\n")
+    with pytest.raises(DatasetError, match="refused"):
+        LfwDataset(root)
+
+
+def test_empty_and_directory_images(tmp_path):
+    _make(tmp_path)
+    ds = LfwDataset(tmp_path)
+    (tmp_path / "Ann_A" / "Ann_A_0001.jpg").write_bytes(b"")
+    with pytest.raises(DatasetError, match="empty"):
+        ds.load("Ann_A/Ann_A_0001")
+    (tmp_path / "Ann_A" / "Ann_A_0001.jpg").unlink()
+    (tmp_path / "Ann_A" / "Ann_A_0001.jpg").mkdir()
+    with pytest.raises(DatasetError, match="directory"):
+        ds.load("Ann_A/Ann_A_0001")
+
+
+def test_pairs_file_device_and_non_utf8(tmp_path):
+    _make(tmp_path)
+    with pytest.raises(DatasetError, match="not a regular file"):
+        LfwDataset(tmp_path, pairs_file="/dev/zero")
+    (tmp_path / "pairs.txt").write_bytes(b"1\t1\n\xff\t1\t2\nAnn_A\t1\tBob_B\t2\n")
+    with pytest.raises(DatasetError, match="not UTF-8"):
+        LfwDataset(tmp_path)

@@ -90,3 +90,47 @@ def test_other_sizes_are_resized():
     assert it.patched.shape == (120, 120, 3)
     assert (it.patched[it.mask] == 0).all()
     assert it.mask.sum() >= PATCH * PATCH
+
+
+# ---------------------------------------------------------------- hostile inputs (#13)
+def test_image_side_of_16_is_a_one_line_error():
+    from xssab.errors import DatasetError
+
+    ds = Fake(size=16)
+    with pytest.raises(DatasetError, match="16x16 is too small.*more than 16"):
+        build_patched(ds, [Pair("I1/I1_0001", "I2/I2_0002", False)])
+    assert len(build_patched(Fake(size=17), [Pair("I1/I1_0001", "I2/I2_0002", False)])) == 1
+
+
+def test_cache_not_reused_when_an_image_changes_in_place(tmp_path):
+    ds = Fake()
+    build_patched(ds, cache_dir=tmp_path / "c")
+    ds.images["I1/I1_0001"][:] = 7  # same keys, same pair list, other pixels
+    fresh = build_patched(ds)
+    again = build_patched(ds, cache_dir=tmp_path / "c")
+    for x, y in zip(fresh, again):
+        assert np.array_equal(x.patched, y.patched)
+
+
+@pytest.mark.parametrize("damage", ["manifest", "donors", "png", "shape"])
+def test_damaged_cache_is_rebuilt_not_trusted(tmp_path, damage):
+    import json
+
+    import cv2
+
+    ds = Fake()
+    ref = build_patched(ds, cache_dir=tmp_path / "c")
+    c = tmp_path / "c"
+    meta = json.loads((c / "manifest.json").read_text())
+    if damage == "manifest":
+        (c / "manifest.json").write_text("[1, 2")
+    elif damage == "donors":
+        meta["donors"] = meta["donors"][:1]
+        (c / "manifest.json").write_text(json.dumps(meta))
+    elif damage == "png":
+        (c / "patched" / "00001.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    else:
+        cv2.imwrite(str(c / "mask" / "00002.png"), np.zeros((5, 5), np.uint8))
+    again = build_patched(ds, cache_dir=c)
+    for x, y in zip(ref, again):
+        assert np.array_equal(x.patched, y.patched) and np.array_equal(x.mask, y.mask)

@@ -70,3 +70,48 @@ def test_calibration_roundtrip_atomic(xssab_home):
     (xssab_home / "calibration.json").write_text("{broken")
     with pytest.raises(xssab.XssabError, match="calibration.json"):
         cache.read_calibration()
+
+
+# ---------------------------------------------------------------- hostile inputs (#13)
+def test_home_pointing_at_a_file_is_one_line(monkeypatch, tmp_path):
+    from xssab.errors import XssabError
+
+    f = tmp_path / "file"
+    f.write_text("x")
+    monkeypatch.setenv("XSSAB_HOME", str(f))
+    with pytest.raises(XssabError, match="is a file, not a folder") as exc:
+        cache.calibration_path()
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["../../x.onnx", "/tmp/abs.onnx", "sub/x.onnx", "..",
+                                  "a\\b.onnx"])
+def test_card_file_name_cannot_leave_the_model_cache(tmp_path, xssab_home, name):
+    from xssab.errors import XssabError
+
+    src = tmp_path / "w.onnx"
+    src.write_bytes(b"weights")
+    card = xssab.ModelCard(name="evil", url=src.as_uri(), file_name=name)
+    with pytest.raises(XssabError, match="not a plain file name") as exc:
+        cache.fetch(card)
+    assert "\n" not in str(exc.value)
+    assert not (xssab_home.parent / "x.onnx").exists() and not list(tmp_path.rglob("x.onnx"))
+    url_card = xssab.ModelCard(name="evil2", url=src.as_uri().replace("w.onnx", "..%2F..") + "/..")
+    with pytest.raises(XssabError):
+        cache.fetch(url_card)
+
+
+@pytest.mark.parametrize("content", ['{"m": {"threshold": "abc"}}', '{"m": [1, 2]}',
+                                     '{"m": {"threshold": NaN}}', "[1, 2]", "{broken",
+                                     '{"m": {"threshold": true}}'])
+def test_malformed_calibration_is_one_line_and_repairable(xssab_home, content):
+    from xssab.errors import XssabError
+
+    (xssab_home / "calibration.json").write_text(content)
+    with pytest.raises(XssabError, match="calibrat") as exc:
+        cache.calibrated_threshold("m")
+    assert "\n" not in str(exc.value)
+    with cache.ignoring_bad_calibration():
+        assert cache.calibrated_threshold("m") is None
+    cache.write_calibration("m", {"threshold": 0.25})
+    assert cache.calibrated_threshold("m") == 0.25

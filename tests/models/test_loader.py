@@ -287,3 +287,49 @@ def test_ort_device_is_separate_from_the_torch_device(small_iresnet_onnx):
         # ONNX Runtime asked for CUDA without the provider: a clear one-line error
         with pytest.raises(ModelLoadError, match="CUDAExecutionProvider"):
             xssab.load_model(str(small_iresnet_onnx), device="cpu", ort_device="cuda")
+
+
+# ---------------------------------------------------------------- hostile models (#13)
+def test_scalar_output_is_a_one_line_error(tmp_path):
+    path = _tiny_graph(tmp_path / "scalar.onnx",
+                       [helper.make_node("ReduceMean", ["input"], ["emb"], keepdims=0)], [])
+    with pytest.raises(ModelLoadError, match=r"shape \[\].*\(N, D\)") as exc:
+        xssab.load_model(str(path))
+    assert _one_line(exc)
+
+
+def test_huge_input_refused_before_allocating(tmp_path):
+    path = _tiny_graph(tmp_path / "huge.onnx",
+                       [helper.make_node("ReduceMean", ["input"], ["emb"], axes=[2, 3],
+                                         keepdims=0)], ["batch", 3], in_hw=(100000, 100000))
+    with pytest.raises(ModelLoadError, match="100000x100000.*refused") as exc:
+        xssab.load_model(str(path))
+    assert _one_line(exc)
+
+
+def relu_mean_graph(path, nan_on_black=False):
+    """emb = mean(relu(x)) per channel: zero on a black image (NaN with ``nan_on_black``:
+    emb / mean(emb)), finite and non-zero on the load probe."""
+    body = [helper.make_node("Relu", ["input"], ["r"]),
+            helper.make_node("ReduceMean", ["r"], ["m" if nan_on_black else "emb"],
+                             axes=[2, 3], keepdims=0)]
+    if nan_on_black:
+        body += [helper.make_node("ReduceMean", ["m"], ["s"], axes=[1], keepdims=1),
+                 helper.make_node("Div", ["m", "s"], ["emb"])]
+    return _tiny_graph(path, body, ["batch", 3], in_hw=(112, 112))
+
+
+@pytest.mark.parametrize("nan", [False, True])
+def test_zero_or_nan_embedding_says_what_happened(tmp_path, nan):
+    from xssab.errors import XssabError
+
+    m = xssab.load_model(str(relu_mean_graph(tmp_path / f"z{nan}.onnx", nan)), threshold=0.3)
+    black = np.zeros((112, 112, 3), np.uint8)
+    grey = np.full((112, 112, 3), 200, np.uint8)
+    word = r"non-finite \(NaN/Inf\)" if nan else "zero"
+    with pytest.raises(XssabError, match=f"{word} embedding for image 1") as exc:
+        m.embed([grey, black])
+    assert _one_line(exc)
+    with pytest.raises(XssabError, match=f"{word} embedding") as exc:
+        xssab.explain(m, grey, black)  # was: NaN maps and "NO MATCH"
+    assert _one_line(exc)

@@ -244,3 +244,29 @@ def test_calibration_dataset_option_fits_once_then_reads_the_cache(model, tmp_pa
     assert conf is not None and conf.n_pairs == 24
     expected = min(1.0, max(0.0, conf.score(res.extras["distance"], match=res.match)))
     assert res.extras["confidence"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("record", [
+    {"tiny": {"d": {"threshold": "x", "params": [[1, 2, 3, 4]]}}},
+    {"tiny": {"d": {"threshold": 0.5, "params": [[1, 2]]}}},
+    {"tiny": {"d": {"threshold": 0.5, "params": "abc"}}},
+    {"tiny": [1, 2, 3]},
+    {"tiny": {"d": [0.5]}},
+])
+def test_wrong_shaped_confidence_cache_is_one_line_and_repairable(model, tmp_path,
+                                                                 monkeypatch, record):
+    """(#13) a malformed xface_confidence.json raised TypeError at explain time."""
+    import json
+
+    from xssab.errors import XssabError
+
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path))
+    record = {model.name: record["tiny"]}
+    (tmp_path / "xface_confidence.json").write_text(json.dumps(record))
+    img = faces(2, seed=9)
+    with pytest.raises(XssabError, match="xface_confidence.json.*malformed") as exc:
+        XFace().explain_pairs(model, [img[0]], [img[1]], THRESHOLD,
+                              XFaceOptions(patch_sizes=(28,)))
+    assert "\n" not in str(exc.value)
+    conf = calibrate_confidence(model, _PairSet())  # calibrating again repairs it
+    assert load_confidence(model, conf.dataset).params == conf.params

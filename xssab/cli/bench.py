@@ -97,12 +97,19 @@ def run(args, console: Console) -> int:
     def note(msg: str) -> None:
         console.print(f"[yellow]note:[/] {msg}", highlight=False)
 
-    with _progress(console) as progress:
-        result = run_bench(config, progress=progress, log=note)
-    print_report(result.to_dict(), console)
-    if config.out:
-        paths = write_outputs(result)
-        console.print(f"wrote {len(paths)} files to {config.out}", highlight=False)
+    import contextlib
+
+    from ..safe_output import folder_lock
+
+    # the --out folder is locked from the first check to the last file: two runs into one
+    # folder cannot interleave their figures and results.json
+    with folder_lock(config.out) if config.out else contextlib.nullcontext():
+        with _progress(console) as progress:
+            result = run_bench(config, progress=progress, log=note)
+        print_report(result.to_dict(), console)
+        if config.out:
+            paths = write_outputs(result)
+            console.print(f"wrote {len(paths)} files to {config.out}", highlight=False)
     ex = result.executor
     if ex.get("executor") != "local":
         console.print(f"executor {ex['executor']} ({ex.get('workers')} workers per model, "

@@ -39,13 +39,14 @@ def run(args, console) -> int:
 
     import xssab
     from ..models.calibrate import calibrate
-    from ..models.cache import calibration_path
+    from ..models.cache import calibration_path, ignoring_bad_calibration
 
     if args.pairs < 0:
         raise XssabError(f"--pairs {args.pairs}: expected 0 (all) or a positive number")
     if args.batch_size < 1:
         raise XssabError(f"--batch-size {args.batch_size}: expected a positive number")
-    model = xssab.load_model(args.model, device=args.device)
+    with ignoring_bad_calibration():  # a malformed calibration.json is what we replace
+        model = xssab.load_model(args.model, device=args.device)
     from ..eval.data import open_dataset
 
     dataset = open_dataset(args.dataset, args.data, min_pairs=args.pairs, align=args.align)

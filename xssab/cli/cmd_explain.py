@@ -99,6 +99,10 @@ def run(args, console) -> int:
     if args.out is not None and Path(args.out).suffix.lower() not in (
             ".png", ".pdf", ".svg", ".jpg", ".jpeg"):
         raise XssabError(f"--out {args.out}: use a .png, .pdf, .svg or .jpg file name")
+    if args.out is not None:
+        from ..safe_output import check_writable_file
+
+        check_writable_file(args.out)
     from ..registry import get_explainer
 
     get_explainer(args.method)  # unknown name: fail before any loading
@@ -154,8 +158,12 @@ def run(args, console) -> int:
     if args.out is not None:
         from ..report.explain_figure import explain_figure
 
-        out = explain_figure(res, img_a, img_b, args.out, model_name=model.name,
-                             labels=(Path(args.image_a).name, Path(args.image_b).name))
+        try:
+            out = explain_figure(res, img_a, img_b, args.out, model_name=model.name,
+                                 labels=(Path(args.image_a).name, Path(args.image_b).name))
+        except OSError as exc:  # e.g. the disk filled up since the check
+            raise XssabError(f"--out {args.out}: cannot write the figure "
+                             f"({exc.strerror or exc})") from None
         console.print(f"figure     {out}")
     else:
         console.print("[dim]figure     none (write one with --out FILE.png; internals "

@@ -38,7 +38,7 @@ def _list(console, verbose: bool = False) -> int:
     from ..registry import model_cards, plugin_of
 
     cards = model_cards()
-    calib = cache.read_calibration()
+    cache.read_calibration()  # a broken file: one line, before the table
     table = Table(title=f"models (cache: {cache.models_dir()})", show_lines=False,
                   title_justify="left")
     table.add_column("name", no_wrap=True)
@@ -53,22 +53,30 @@ def _list(console, verbose: bool = False) -> int:
         table.add_column("licence", overflow="ellipsis", no_wrap=True, max_width=18)
     for name in sorted(cards):
         card = cards[name]
-        found = cache.find_weights(card)
+        try:
+            found = cache.find_weights(card)
+            refused = None
+        except XssabError as exc:  # a card naming a path outside the cache
+            found, refused = None, f"[red]refused[/] ({exc})"
         thr = "-" if card.threshold is None else (
             f"{card.threshold:g}" if verbose else f"{card.threshold:.4f}")
-        rec = calib.get(name) if isinstance(calib.get(name), dict) else None
+        try:
+            rec = cache.calibrated(name)
+        except XssabError:
+            rec, thr = None, "[red]malformed calibration record[/] (run xssab calibrate)"
         if rec and rec.get("threshold") is not None:
             thr = f"{float(rec['threshold']):.4g} [cyan]calibrated[/]" + (
                 f" [cyan]({rec['dataset']})[/]" if verbose and rec.get("dataset") else "")
         elif verbose and card.threshold is not None and card.threshold_dataset:
             thr += f" ({card.threshold_dataset})"
         if verbose:
-            weights = f"[green]yes[/] {found}" if found else "[red]missing[/]"
+            weights = refused or (f"[green]yes[/] {found}" if found else "[red]missing[/]")
             plugin = card.plugin or plugin_of("models", name) or "-"
             table.add_row(name, plugin, weights, card.preprocessing_summary(),
                           str(card.embedding_size), thr, _short(card.licence))
         else:
-            weights = "[green]yes[/]" if found else "[red]missing[/]"
+            weights = "[red]refused[/]" if refused else (
+                "[green]yes[/]" if found else "[red]missing[/]")
             h, w = card.input_size
             size = f"{w}" if w == h else f"{w}x{h}"
             table.add_row(name, weights, f"{size} {card.channel_order.upper()}",

@@ -31,10 +31,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .._util import decode_image as _decode
+from .._util import decode_image as _decode, read_image
 from ..errors import DatasetError
 from .aligned import aligned_cache
 from .base import Pair
+from .safe_io import confined, read_text
 
 PAIR_LIST_NAMES = ("pairs.txt", "pair_list.txt", "pairs.list")
 
@@ -76,7 +77,7 @@ class FolderDataset:
             raise DatasetError("the 'folder' dataset needs a path: pass --data DIR "
                                "(numbered crops plus a pair list 'i.jpg j.jpg 1|-1')")
         path = Path(path).expanduser()
-        if path.is_file() and pairs_file is None:
+        if path.exists() and not path.is_dir() and pairs_file is None:
             pairs_file, path = path, path.parent
         if not path.is_dir():
             raise DatasetError(f"dataset folder {path} does not exist; pass --data DIR")
@@ -92,13 +93,13 @@ class FolderDataset:
         if pairs_file is not None:
             p = Path(pairs_file).expanduser()
             p = p if p.is_absolute() else root / p
-            if not p.is_file():
+            if not p.exists():
                 raise DatasetError(f"pair list {p} does not exist")
             return p
         for name in PAIR_LIST_NAMES:
             if (root / name).is_file():
                 return root / name
-        txt = sorted(root.glob("*.txt"))
+        txt = sorted(p for p in root.glob("*.txt") if p.is_file())
         if len(txt) == 1:
             return txt[0]
         raise DatasetError(f"no pair list in {root}: expected one of "
@@ -107,16 +108,18 @@ class FolderDataset:
 
     def _read_pairs(self, list_path: Path) -> list[Pair]:
         rows = []
-        with open(list_path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                parts = line.replace(",", " ").split()
-                if len(parts) != 3 or parts[2] not in ("1", "-1", "0"):
-                    raise DatasetError(f"{list_path}:{lineno}: expected 'i.jpg j.jpg 1|-1', "
-                                       f"got {line[:60]!r}")
-                rows.append((parts[0], parts[1], parts[2] == "1"))
+        text = read_text(list_path, "pair list")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.replace(",", " ").split()
+            if len(parts) != 3 or parts[2] not in ("1", "-1", "0"):
+                raise DatasetError(f"{list_path}:{lineno}: expected 'i.jpg j.jpg 1|-1', "
+                                   f"got {line[:60]!r}")
+            for name in parts[:2]:  # refuse paths leading out of the folder up front
+                confined(self.root, name, "image", f"{list_path.name}:{lineno}")
+            rows.append((parts[0], parts[1], parts[2] == "1"))
         if not rows:
             raise DatasetError(f"pair list {list_path} has no pairs")
         folds = consecutive_folds(len(rows))
@@ -137,10 +140,8 @@ class FolderDataset:
         return self._load_raw(key)
 
     def _load_raw(self, key: str) -> np.ndarray:
-        p = self.root / key
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise DatasetError(f"image {p} (listed in {self.pairs_path.name}) does not "
-                               "exist") from None
-        return decode_image(data, str(p))
+        p = confined(self.root, key, "image", self.pairs_path.name)
+        if not p.exists():
+            raise DatasetError(f"image {self.root / key} (listed in {self.pairs_path.name}) "
+                               "does not exist")
+        return read_image(p, error=DatasetError)

@@ -25,6 +25,7 @@ from ..errors import DatasetError
 from .aligned import aligned_cache
 from .base import Pair
 from .pairs import entries_to_pairs, read_pairs
+from .safe_io import confined
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -49,6 +50,11 @@ class LfwDataset:
         self.pairs_file = pf
         self._entries = read_pairs(pf)
         self._pairs = entries_to_pairs(self._entries)
+        for e in self._entries:  # identity names come from the file: keep them in the root
+            for name in {e.name_a, e.name_b}:
+                if name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+                    raise DatasetError(f"{pf}: identity name {name!r} is not a folder name "
+                                       "(no '/', '..'); refused")
         if ext is not None:
             ext = ext if ext.startswith(".") else "." + ext
         self.ext = ext or self._detect_ext()
@@ -68,16 +74,16 @@ class LfwDataset:
         if not self._pairs:
             return ".jpg"
         key = self._pairs[0].a
-        folder = self.root / key.split("/")[0]
+        folder = confined(self.root, key.split("/")[0], "identity folder", self.pairs_file)
         stem = key.split("/")[1]
         for e in IMAGE_EXTS:
-            if (folder / (stem + e)).exists():
+            if (folder / (stem + e)).is_file():
                 return e
         raise DatasetError(f"image for pair key {key!r} not found in {folder} (tried "
                            f"{', '.join(IMAGE_EXTS)}); check the folder or pass ext=")
 
     def file(self, key: str) -> Path:
-        return self.root / (key + self.ext)
+        return confined(self.root, key + self.ext, "image", self.pairs_file)
 
     def pairs(self) -> Sequence[Pair]:
         return list(self._pairs)

@@ -43,13 +43,12 @@ def _int(tok: str, path, lineno: int) -> int:
 
 def read_pairs(path: str | os.PathLike) -> list[PairEntry]:
     """Read an LFW pairs file; every malformed line raises :class:`DatasetError`."""
+    from .safe_io import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DatasetError(f"pairs file not found: {path}; pass the folder's pairs.txt") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot read pairs file {path}: {exc}") from None
+    if not path.exists():
+        raise DatasetError(f"pairs file not found: {path}; pass the folder's pairs.txt")
+    text = read_text(path, "pairs file")
     lines = [(i + 1, ln.split()) for i, ln in enumerate(text.splitlines())]
     lines = [(i, toks) for i, toks in lines if toks]
     if not lines:

@@ -21,7 +21,9 @@ B and donors whose size differs from A are resized to A's size (the package's on
 ``_util.resize_image``: cv2 INTER_AREA when no axis grows, INTER_LINEAR otherwise) before
 copying. The boolean mask (H, W) marks the
 pasted pixels. With ``cache_dir`` the set is stored losslessly (PNG) with a manifest and
-reloaded when the pair list and dataset match.
+reloaded when the pair list and the dataset's absolute location match and a fingerprint
+(sha256 of the decoded A, B and donor images of each pair) equals that of the images read
+now; anything else (an image changed in place, a truncated or foreign cache) rebuilds it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from .base import Pair
 N_PATCHES = 27
 PATCH = 16
 SEED = 3
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-pair image fingerprints, verified on reload
 
 
 @dataclass
@@ -58,10 +60,12 @@ class PatchedPair:
 
 
 class PatchedSet(Sequence):
-    """The patched pairs, in the order of the input pair list."""
+    """The patched pairs, in the order of the input pair list. ``fingerprint``: sha256 over
+    the per-pair fingerprints of the images each pair was built from (A, B, donor)."""
 
-    def __init__(self, items: list[PatchedPair]):
+    def __init__(self, items: list[PatchedPair], fingerprints: Sequence[str] = ()):
         self._items = items
+        self.fingerprint = hashlib.sha256("|".join(fingerprints).encode()).hexdigest()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -91,8 +95,9 @@ class PatchedSet(Sequence):
 
 
 def _positions(rs: np.random.RandomState, h: int, w: int) -> list[tuple[int, int]]:
-    if h < PATCH or w < PATCH:
-        raise DatasetError(f"image {w}x{h} is smaller than a {PATCH}x{PATCH} patch")
+    if h <= PATCH or w <= PATCH:  # positions are drawn from [0, side - 16): empty at 16
+        raise DatasetError(f"image {w}x{h} is too small for the patched set: each side must "
+                           f"be more than {PATCH} pixels")
     out = []
     for _ in range(N_PATCHES):
         col = int(rs.randint(0, w - PATCH))
@@ -116,15 +121,64 @@ def _paste(a: np.ndarray, src: np.ndarray, positions):
 
 def _manifest_key(dataset, pairs: Sequence[Pair]) -> str:
     h = hashlib.sha256()
-    h.update(f"v{FORMAT_VERSION}|{getattr(dataset, 'name', '?')}|"
-             f"{getattr(dataset, 'root', '')}".encode())
+    root = getattr(dataset, "root", None) or getattr(dataset, "path", "")
+    root = os.path.abspath(str(root)) if root else ""
+    h.update(f"v{FORMAT_VERSION}|{getattr(dataset, 'name', '?')}|{root}".encode())
     for p in pairs:
         h.update(f"{p.a}|{p.b}|{int(p.same)}|{p.fold}\n".encode())
     return h.hexdigest()
 
 
-def _build(dataset, pairs: Sequence[Pair]) -> list[PatchedPair]:
+def _fingerprint(*arrays: np.ndarray) -> str:
+    """sha256 of decoded images (shape + pixels): what a cached pair was built from."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(f"{a.shape}|{a.dtype}|".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _item_fingerprint(it: PatchedPair, donor_img: np.ndarray | None) -> str:
+    parts = [it.original, it.other] + ([donor_img] if donor_img is not None else [])
+    return _fingerprint(*parts)
+
+
+def _load_cached(dataset, pairs: Sequence[Pair], cdir: Path, key: str) -> tuple | None:
+    """The cached set if its manifest, files and image fingerprints all match; else None."""
+    man = cdir / "manifest.json"
+    try:
+        meta = json.loads(man.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("key") != key:
+        return None
+    donors, prints = meta.get("donors"), meta.get("fingerprints")
+    if not (isinstance(donors, list) and isinstance(prints, list)
+            and len(donors) == len(prints) == len(pairs)):
+        return None
+    items = []
+    for i, p in enumerate(pairs):
+        donor = donors[i]
+        if (donor is not None and not isinstance(donor, str)) or (donor is None) == p.same:
+            return None
+        a, b = dataset.load(p.a), dataset.load(p.b)
+        d = dataset.load(donor) if donor is not None else None
+        if _fingerprint(*([a, b] + ([d] if d is not None else []))) != prints[i]:
+            return None  # an image changed since the set was built: rebuild
+        try:
+            patched = _read_png(cdir / "patched" / f"{i:05d}.png", True)
+            mask = _read_png(cdir / "mask" / f"{i:05d}.png", False)
+        except DatasetError:
+            return None
+        if patched.shape != a.shape or mask.shape != a.shape[:2]:
+            return None
+        items.append(PatchedPair(p, patched, a, b, mask > 0, p.same, donor))
+    return items, prints
+
+
+def _build(dataset, pairs: Sequence[Pair], fingerprints: list) -> list[PatchedPair]:
     items: list[PatchedPair | None] = [None] * len(pairs)
+    fingerprints[:] = [None] * len(pairs)
     cache: dict[str, np.ndarray] = {}
 
     def load(key):
@@ -156,20 +210,20 @@ def _build(dataset, pairs: Sequence[Pair]) -> list[PatchedPair]:
                                    f"dataset {getattr(dataset, 'name', '?')}")
             donor = pool[int(rs.randint(0, len(pool)))]
             a = load(p.a)
-            d = _fit(dataset.load(donor), a.shape)
+            d_img = dataset.load(donor)
+            d = _fit(d_img, a.shape)
             patched, mask = _paste(a, d, _positions(rs, *a.shape[:2]))
             items[i] = PatchedPair(p, patched, a, load(p.b), mask, True, donor)
+            fingerprints[i] = _item_fingerprint(items[i], d_img)
+    for i, it in enumerate(items):
+        if it is not None and fingerprints[i] is None:
+            fingerprints[i] = _item_fingerprint(it, None)
     return items  # type: ignore[return-value]
 
 
 def _read_png(path: Path, color: bool) -> np.ndarray:
     try:
-        if color:
-            return read_image(path, error=DatasetError)
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # the 0/255 mask, one channel
-        if img is None:
-            raise DatasetError(f"cannot read {path}")
-        return img
+        return read_image(path, error=DatasetError, unchanged=not color)
     except DatasetError as exc:
         raise DatasetError(f"patched-set cache file missing or undecodable ({exc}); delete "
                            "the cache folder to rebuild it") from None
@@ -186,24 +240,11 @@ def build_patched(dataset, pairs: Sequence[Pair] | None = None,
     pairs = list(dataset.pairs() if pairs is None else pairs)
     key = _manifest_key(dataset, pairs)
     if cache_dir is not None:
-        cdir = Path(cache_dir)
-        man = cdir / "manifest.json"
-        if man.exists():
-            try:
-                meta = json.loads(man.read_text())
-            except (OSError, ValueError):
-                meta = {}
-            if meta.get("key") == key:
-                items = []
-                for i, p in enumerate(pairs):
-                    a = dataset.load(p.a)
-                    items.append(PatchedPair(
-                        p, _read_png(cdir / "patched" / f"{i:05d}.png", True), a,
-                        dataset.load(p.b),
-                        _read_png(cdir / "mask" / f"{i:05d}.png", False) > 0, p.same,
-                        meta["donors"][i]))
-                return PatchedSet(items)
-    items = _build(dataset, pairs)
+        cached = _load_cached(dataset, pairs, Path(cache_dir), key)
+        if cached is not None:
+            return PatchedSet(*cached)
+    fingerprints: list = []
+    items = _build(dataset, pairs, fingerprints)
     if cache_dir is not None:
         cdir = Path(cache_dir)
         with atomic_dir(cdir, "manifest.json", replace=True) as tmp:
@@ -215,6 +256,7 @@ def build_patched(dataset, pairs: Sequence[Pair] | None = None,
                           error=DatasetError)
             (tmp / "manifest.json").write_text(json.dumps(
                 {"key": key, "format": "png (lossless)", "pairs": len(items),
-                 "donors": [it.donor for it in items], "seed": SEED,
+                 "donors": [it.donor for it in items], "fingerprints": fingerprints,
+                 "seed": SEED,
                  "patches": N_PATCHES, "patch_size": PATCH}))
-    return PatchedSet(items)
+    return PatchedSet(items, fingerprints)

@@ -72,6 +72,8 @@ class BenchConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise XssabError(f"{name}: expected an integer, got {v!r}")
+        if self.seed < 0:
+            raise XssabError(f"--seed {self.seed}: expected 0 or a positive integer")
         if self.pairs < 0:
             raise XssabError(f"--pairs {self.pairs}: expected 0 (all) or a positive number")
         if self.batch_size < 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -96,11 +97,16 @@ class BenchData:
 
 
 def data_key(name: str, path, pairs: Sequence, all_pairs: Sequence,
-             align: bool = False) -> dict:
-    key = {"dataset": name, "data": str(path) if path else None, "pairs": _pairs_hash(pairs),
+             align: bool = False, content: str | None = None) -> dict:
+    """The data part of every stage identity: the dataset's absolute location (the same
+    relative ``--data`` elsewhere is another dataset), the pairs, and ``content``: a
+    fingerprint of the images behind them (``xssab.data.fingerprint``), so images changed
+    in place recompute."""
+    where = os.path.abspath(os.path.expanduser(str(path))) if path else None
+    key = {"dataset": name, "data": where, "pairs": _pairs_hash(pairs),
            "n": len(pairs), "protocol": PROTOCOL_VERSION,
-           "threshold_pairs": _pairs_hash(all_pairs)}
-    if align:  # only then: keys of runs without alignment stay as they were
+           "threshold_pairs": _pairs_hash(all_pairs), "content": content}
+    if align:
         key["align"] = True
     return key
 
@@ -116,8 +122,14 @@ def load_data(name: str, path, n_pairs: int, cache: StageCache,
     pairs = balanced_subset(all_pairs, n_pairs)
     check_both_classes([p.same for p in pairs],
                        f"dataset {name!r}: the selected {len(pairs)} pairs")
-    key = data_key(name, path, pairs, all_pairs, align)
+    from ..data.fingerprint import dataset_fingerprint
+    from .scoring import pair_keys
+
+    content = (dataset_fingerprint(ds, pair_keys(all_pairs)) if cache.root is not None
+               else None)  # reads every image's bytes: only worth it with a cache
+    key = data_key(name, path, pairs, all_pairs, align, content)
     ps = build_patched(ds, pairs, cache_dir=cache.subdir("patched-" + stage_key(key)))
+    key["patched"] = ps.fingerprint  # donors too: every image the patched set was built from
     arrays = PatchedArrays.from_set(ps)
     if len(arrays) != len(pairs):
         raise XssabError(f"patched set has {len(arrays)} pairs, expected {len(pairs)}")

@@ -44,6 +44,12 @@ def explain_unit(model, images_a, images_b, *, threshold: float, method: str, op
     return [np.asarray(x.a.combined, np.float32) for x in res], time.perf_counter() - t0
 
 
+def _chunk_check(which: str, r: range):
+    """A cached chunk holds exactly the maps of its own pair range."""
+    want = {f"{which}{i}" for i in r}
+    return lambda arrays, meta: set(arrays) == want and "seconds" in meta
+
+
 def explain_maps(model, label: str, model_sha: str, data: BenchData, method_name: str,
                  opts, threshold: float, cache: StageCache, executor, batch_size: int,
                  device: str, progress) -> tuple[dict[str, np.ndarray], float]:
@@ -67,7 +73,8 @@ def explain_maps(model, label: str, model_sha: str, data: BenchData, method_name
             progress.advance(task, len(r))
 
         for which, r in [(w, r) for w in ("p", "u") for r in chunks(n, batch_size)]:
-            hit = cache.load_part(parts, "explain", f"{which}{r.start}")
+            hit = cache.load_part(parts, "explain", f"{which}{r.start}-{r.stop}",
+                                  validate=_chunk_check(which, r))
             if hit is not None:  # finished by an earlier (interrupted) run
                 record(which, r, *hit)
             else:
@@ -85,10 +92,19 @@ def explain_maps(model, label: str, model_sha: str, data: BenchData, method_name
         # units finish in any order (Ray); each is cached as it arrives
         for (which, r), (part, seconds) in run_units(executor, model, units()):
             part_maps = {f"{which}{r.start + j}": m for j, m in enumerate(part)}
-            cache.save_part(parts, "explain", f"{which}{r.start}", part_maps,
-                            {"seconds": seconds})
+            cache.save_part(parts, "explain", f"{which}{r.start}-{r.stop}", part_maps,
+                            {"seconds": seconds}, validate=_chunk_check(which, r))
             record(which, r, part_maps, {"seconds": seconds})
         return maps, {"ms_per_pair": 1000.0 * elapsed[0] / n}
 
-    maps, meta = cache.get(parts, "explain", compute, f"{label}/{method_name}/explain")
+    def complete(maps, meta) -> bool:  # one map per pair and side, at the image's size
+        n = len(data.pairs)
+        if set(maps) != {f"{w}{i}" for w in "pu" for i in range(n)}:
+            return False
+        shapes = [np.asarray(im).shape[:2] for im in ps.patched]
+        return (all(maps[f"p{i}"].shape == shapes[i] == maps[f"u{i}"].shape
+                    for i in range(n)) and np.isfinite(meta.get("ms_per_pair", np.nan)))
+
+    maps, meta = cache.get(parts, "explain", compute, f"{label}/{method_name}/explain",
+                           validate=complete)
     return maps, float(meta["ms_per_pair"])

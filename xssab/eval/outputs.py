@@ -12,14 +12,22 @@ N_EXAMPLES = 4
 
 
 def write_outputs(result: BenchResult, out=None, force: bool | None = None) -> list[Path]:
-    """Write everything into ``out`` (default ``result.config.out``); returns the paths."""
-    from ..report.figures import plot_curves, plot_map_grid
-    from ..report.results import write_results
+    """Write everything into ``out`` (default ``result.config.out``); returns the paths.
+    The folder is locked while writing (``xssab.safe_output.folder_lock``)."""
+    from ..safe_output import folder_lock
 
     cfg = result.config
     out = Path(out if out is not None else cfg.out)
     force = cfg.force if force is None else force
-    out.mkdir(parents=True, exist_ok=True)
+
+    with folder_lock(out):  # another run writing here: one-line error, nothing mixed
+        return _write(result, out, force)
+
+
+def _write(result: BenchResult, out: Path, force: bool) -> list[Path]:
+    from ..report.figures import plot_curves, plot_map_grid
+    from ..report.results import write_results
+
     res = result.to_dict()
     ps, same = result.data.patched, result.data.same
     gen = [i for i in range(len(same)) if same[i]][: N_EXAMPLES // 2]

@@ -123,7 +123,10 @@ def dpr_best_worst(model, label: str, data: BenchData, ver: Verification, method
                  "loc_per_pair_control": _nan(loc["per_pair_control"] or [None] * n)}, meta)
 
     arrays, meta = cache.get(parts, "dpr", compute, f"{label}/{method_name}/dpr",
-                             require=("scores", "loc_per_pair", "loc_per_pair_control"))
+                             require=("scores", "loc_per_pair", "loc_per_pair_control"),
+                             validate=lambda a, m: len(a["scores"]) == n
+                             and len(a["loc_per_pair"]) == n
+                             and all(k in m for k in CURVE_KEYS))
     c = Curve(*[meta[k] for k in CURVE_KEYS], scores=arrays["scores"])
     lm = meta["localization"]
     return c, Localization(lm["auroc"], lm["control"], lm["difference"],
@@ -146,5 +149,7 @@ def dpr_random(model, label: str, model_sha: str, data: BenchData, ver: Verifica
         c = _curve(scores, data.same, ver.threshold)
         return {"scores": scores}, {k: getattr(c, k) for k in CURVE_KEYS}
 
-    arrays, meta = cache.get(parts, "dpr_random", compute, f"{label}/random")
+    arrays, meta = cache.get(parts, "dpr_random", compute, f"{label}/random",
+                             validate=lambda a, m: len(a.get("scores", ())) == n
+                             and all(k in m for k in CURVE_KEYS))
     return Curve(*[meta[k] for k in CURVE_KEYS], scores=arrays["scores"])

@@ -45,7 +45,13 @@ def verify(model, label: str, model_sha: str, data: BenchData, cache: StageCache
         return ({"emb_b": eb, "s_unpatched": cosine(ea, eb), "s_patched": cosine(ep, eb)},
                 {"eer": e, "threshold": t, "threshold_pairs": len(data.all_pairs)})
 
-    arrays, meta = cache.get(parts, "verify", compute, f"{label}/verify")
+    def complete(a, m) -> bool:
+        n = len(data.pairs)
+        return (all(k in a and len(a[k]) == n for k in ("emb_b", "s_unpatched", "s_patched"))
+                and all(np.isfinite(float(m.get(k, np.nan))) for k in ("eer", "threshold"))
+                and m.get("threshold_pairs") == len(data.all_pairs))
+
+    arrays, meta = cache.get(parts, "verify", compute, f"{label}/verify", validate=complete)
     t = float(meta["threshold"])
     return Verification(
         threshold=t, eer=float(meta["eer"]), threshold_pairs=int(meta["threshold_pairs"]),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -96,6 +97,9 @@ def explain_pairs(model, images_a: Sequence[np.ndarray], images_b: Sequence[np.n
         raise XssabError(f"method {impl.name!r} cannot explain model {_model_name(model)!r}: "
                          f"{reason}")
     options = build_options(impl, options)
+    seed = getattr(options, "seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise XssabError(f"seed must be a non-negative integer, got {seed!r}")
     t = resolve_threshold(model, threshold)
     if not list_a:
         return []
@@ -119,6 +123,12 @@ def explain_pairs(model, images_a: Sequence[np.ndarray], images_b: Sequence[np.n
     for res, ia, ib in zip(results, infos_a, infos_b):
         _attach_alignment(res, "a", ia)
         _attach_alignment(res, "b", ib)
+    for i, res in enumerate(results):
+        sim = getattr(res, "similarity", 0.0)
+        if isinstance(sim, (int, float, np.floating)) and not math.isfinite(float(sim)):
+            raise XssabError(f"pair {i}: method {impl.name!r} got a non-finite similarity "
+                             f"({sim}) from model {_model_name(model)!r} (NaN/Inf embedding, "
+                             "e.g. on a black image); no decision is possible")
     return results
 
 

@@ -98,6 +98,22 @@ def _embedding_of(out):
     return out
 
 
+def _checked(e):
+    """``e`` unchanged; XssabError when a row is zero or non-finite (its cosine similarity
+    is undefined: NaN maps and a "NO MATCH" otherwise)."""
+    import torch
+
+    n = e.detach().norm(dim=1)
+    bad = ~torch.isfinite(n) | (n == 0)
+    if bool(bad.any()):
+        i = int(torch.nonzero(bad)[0])
+        kind = "a zero" if bool(torch.isfinite(n[i])) else "a non-finite (NaN/Inf)"
+        raise XssabError(f"the model produced {kind} embedding for image {i} of the batch "
+                         "(e.g. a black or blank image); cosine similarity is undefined "
+                         "there, so no explanation is given")
+    return e
+
+
 def _resolve_vjp(mode: str, device_type: str) -> str:
     if mode not in VJP_MODES:
         raise XssabError(f"xssab option vjp={mode!r} is not one of {', '.join(VJP_MODES)}")
@@ -137,13 +153,13 @@ def xssab_chunk(module, xa, xb, threshold: float, *, sides: str = "both",
     with torch.enable_grad():
         if sides == "both":
             x = torch.cat([xa, xb]).detach().requires_grad_(True)
-            en = l2_normalize(_embedding_of(module(x)))
+            en = l2_normalize(_checked(_embedding_of(module(x))))
             a_d, b_d = en[:n].detach(), en[n:].detach()
         else:
             with torch.no_grad():
-                b_d = l2_normalize(_embedding_of(module(xb.detach())))
+                b_d = l2_normalize(_checked(_embedding_of(module(xb.detach()))))
             x = xa.detach().requires_grad_(True)
-            en = l2_normalize(_embedding_of(module(x)))
+            en = l2_normalize(_checked(_embedding_of(module(x))))
             a_d = en.detach()
         if en.shape[0] != x.shape[0]:
             raise XssabError(

@@ -50,6 +50,10 @@ def best_worst_order(cmap: np.ndarray, match: bool) -> np.ndarray:
 
 def random_order(n_pixels: int, seed: int, pair_index: int) -> np.ndarray:
     """The fixed random permutation of one pair (nested prefixes as ``p`` grows)."""
+    if int(seed) < 0:
+        from ..errors import XssabError
+
+        raise XssabError(f"seed must be a non-negative integer, got {seed}")
     rng = np.random.default_rng([int(seed), int(pair_index)])
     return rng.permutation(int(n_pixels))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,9 +21,14 @@ def xssab_home() -> Path:
     """``$XSSAB_HOME``, else the user cache dir (``$XDG_CACHE_HOME/xssab`` or ~/.cache/xssab)."""
     env = os.environ.get(HOME_ENV, "").strip()
     if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(base).expanduser() if base else Path.home() / ".cache") / "xssab"
+        home = Path(env).expanduser()
+    else:
+        base = os.environ.get("XDG_CACHE_HOME", "").strip()
+        home = (Path(base).expanduser() if base else Path.home() / ".cache") / "xssab"
+    if home.exists() and not home.is_dir():
+        src = f"${HOME_ENV}" if env else "the cache folder"
+        raise XssabError(f"{src} {home} is a file, not a folder; point {HOME_ENV} at a folder")
+    return home
 
 
 def models_dir() -> Path:
@@ -34,13 +40,23 @@ def calibration_path() -> Path:
 
 
 def card_file_name(card) -> str | None:
+    """The card's file name in the model cache: a plain name (cards are data: a name with a
+    folder part, ``..``, a drive or an absolute path is refused, so nothing is read or
+    written outside ``models/``)."""
     if card.file_name:
-        return card.file_name
-    if card.url:
-        return card.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] or None
-    if card.path:
-        return Path(card.path).name
-    return None
+        name = card.file_name
+    elif card.url:
+        name = card.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0].split("#")[0] or None
+    elif card.path:
+        name = Path(card.path).name
+    else:
+        return None
+    if name is not None and (not isinstance(name, str) or name in (".", "..")
+                             or any(c in name for c in "/\\\x00:")
+                             or name != name.strip() or name.startswith("~")):
+        raise XssabError(f"model card {card.name!r}: file_name {name!r} is not a plain file "
+                         "name (no folders, '..' or absolute paths); fix the card")
+    return name
 
 
 def cache_path(card) -> Path | None:
@@ -170,21 +186,65 @@ def _extract_member(archive: Path, member: str, target: Path) -> None:
 
 
 # ----------------------------------------------------------------- calibration overrides
-def read_calibration() -> dict[str, dict[str, Any]]:
-    """``{model_name: {threshold, eer, accuracy, dataset, ...}}`` ({} when absent)."""
+def read_calibration(*, repair: bool = False) -> dict[str, dict[str, Any]]:
+    """``{model_name: {threshold, eer, accuracy, dataset, ...}}`` ({} when absent).
+
+    A file that is not JSON, or not an object, raises a one-line XssabError, except with
+    ``repair=True`` (what ``write_calibration`` uses), where it counts as empty so that
+    calibrating again replaces it. Records are checked when used (``calibrated``).
+    """
     p = calibration_path()
-    if not p.is_file():
+    if not p.exists():
         return {}
     try:
+        if not p.is_file():
+            raise ValueError("not a regular file")
         data = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"expected an object of model records, got "
+                             f"{type(data).__name__}")
     except (OSError, ValueError) as exc:
-        raise XssabError(f"{p} is not valid JSON ({exc}); delete or fix it") from None
-    return data if isinstance(data, dict) else {}
+        if repair:
+            return {}
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise XssabError(f"{p} is not a valid calibration file ({msg}); run `xssab "
+                         "calibrate` again to rewrite it, or delete it") from None
+    return data
+
+
+_REPAIRING = False
+
+
+@contextlib.contextmanager
+def ignoring_bad_calibration():
+    """Within: a malformed calibration file or record counts as absent (``xssab calibrate``
+    loads the model this way, so it can replace what is broken)."""
+    global _REPAIRING
+    old, _REPAIRING = _REPAIRING, True
+    try:
+        yield
+    finally:
+        _REPAIRING = old
 
 
 def calibrated(name: str) -> dict[str, Any] | None:
-    rec = read_calibration().get(name)
-    return rec if isinstance(rec, dict) else None
+    """The calibration record of ``name`` (None when absent); a record of the wrong shape
+    (not an object, a threshold that is not a finite number) raises a one-line XssabError
+    that says how to repair it."""
+    rec = read_calibration(repair=_REPAIRING).get(name)
+    if rec is None:
+        return None
+    thr = rec.get("threshold") if isinstance(rec, dict) else None
+    ok = isinstance(rec, dict) and (thr is None or (
+        isinstance(thr, (int, float)) and not isinstance(thr, bool) and thr == thr
+        and abs(thr) != float("inf")))
+    if not ok and _REPAIRING:
+        return None
+    if not ok:
+        shown = json.dumps(rec)[:80]
+        raise XssabError(f"{calibration_path()}: the record of model {name!r} is malformed "
+                         f"({shown}); run `xssab calibrate --model {name}` to replace it")
+    return rec
 
 
 def calibrated_threshold(name: str) -> float | None:
@@ -195,7 +255,8 @@ def calibrated_threshold(name: str) -> float | None:
 
 
 def write_calibration(name: str, record: dict[str, Any]) -> Path:
-    """Store (replace) the calibration record of ``name``; atomic write."""
-    data = read_calibration()
+    """Store (replace) the calibration record of ``name``; atomic write. A malformed file
+    or record is replaced (the other models' records are kept when the file parses)."""
+    data = read_calibration(repair=True)
     data[name] = dict(record)
     return atomic_write_json(calibration_path(), data)

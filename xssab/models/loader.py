@@ -77,6 +77,7 @@ def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
             raise ModelLoadError(f"{path}: the graph takes {graph_hw[1]}x{graph_hw[0]} input "
                                  f"but input_size={tuple(changes['input_size'])} was given")
         card = card.replace(input_size=graph_hw)
+    _check_input_size(card.input_size, path)
     output_names = [o.name for o in fixed.graph.output]
     emb_name = _pick_output(card.embedding_output, output_names, path, "embedding_output")
     feat_name = (_pick_output(card.feature_output, output_names, path, "feature_output")
@@ -90,8 +91,12 @@ def load_model(name_or_path, *, device: str = "cpu", check_parity: bool = True,
         emb_batch = _ort(session, input_name, emb_name, x)
     except ModelLoadError:
         batch1 = True
-    emb_single = np.concatenate([_ort(session, input_name, emb_name, x[i:i + 1], path)
-                                 for i in range(len(x))])
+    singles = [_ort(session, input_name, emb_name, x[i:i + 1], path) for i in range(len(x))]
+    if singles[0].ndim != 2 or singles[0].shape[0] != 1:
+        raise ModelLoadError(f"{path}: output {emb_name!r} has shape "
+                             f"{list(singles[0].shape)} for one image; an embedding must be "
+                             "(N, D) -- name the embedding output with embedding_output=")
+    emb_single = np.concatenate(singles)
     if not np.all(np.isfinite(emb_single)):
         raise ModelLoadError(f"{path}: the model produced non-finite embeddings on the probe")
     if emb_batch is not None and (emb_batch.shape != emb_single.shape or np.abs(
@@ -206,6 +211,22 @@ def resolve(name_or_path) -> tuple[ModelCard, Path]:
     if p.suffix.lower() == ".onnx" or os.sep in text or "/" in text:
         raise ModelLoadError(f"model file {p} does not exist")
     return get_card(text), Path()  # raises UnknownNameError with suggestions
+
+
+#: largest model input accepted (pixels per image): the load probe and every batch
+#: allocate H x W x 3 floats per image, and face models take 112..512 px
+MAX_INPUT_PIXELS = 2048 * 2048
+
+
+def _check_input_size(size, path) -> None:
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ModelLoadError(f"{path}: input size {size!r} is not (height, width)") from None
+    if h < 1 or w < 1 or h * w > MAX_INPUT_PIXELS:
+        raise ModelLoadError(f"{path}: input size {w}x{h} is outside 1x1 .. "
+                             f"{MAX_INPUT_PIXELS} pixels (face models take 112..512 px); "
+                             "refused")
 
 
 def _pick_output(spec, names: list[str], path, what: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .._util import l2_normalize
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, XssabError
 from .card import ModelCard
 from .preprocess import as_image_list, preprocess as _preprocess
 from .torch_import import build_torch_graph, first_line as _first_line  # noqa: F401
@@ -102,6 +102,7 @@ class FaceModel:
                for i in range(0, len(ims), max(1, batch_size))]
         emb = (np.concatenate(out) if out
                else np.zeros((0, self.embedding_size), np.float32))
+        check_embeddings(emb, self.name)
         if normalize:
             emb = l2_normalize(np.asarray(emb, np.float32))
         return emb
@@ -172,6 +173,23 @@ class FaceModel:
         """Every graph output by name, computed in torch (keeps gradients)."""
         outs = self.torch_graph(x)
         return dict(zip(self.output_names, outs))
+
+
+def check_embeddings(emb, model_name: str = "model") -> None:
+    """XssabError when a row is NaN/Inf or all zero: its cosine similarity is undefined
+    (a model can give this on a black or blank image); says which image, instead of NaN
+    scores and maps that read as a "NO MATCH"."""
+    e = np.asarray(emb, np.float64)
+    if e.size == 0:
+        return
+    norms = np.linalg.norm(e.reshape(len(e), -1), axis=1)
+    bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0))
+    if bad.size:
+        i = int(bad[0])
+        kind = "a zero" if np.isfinite(norms[i]) else "a non-finite (NaN/Inf)"
+        raise XssabError(f"model {model_name!r} produced {kind} embedding for image {i} of "
+                         f"the batch ({bad.size} such image(s); e.g. a black or blank image); "
+                         "cosine similarity is undefined there, so nothing is compared")
 
 
 class _Select(torch.nn.Module):

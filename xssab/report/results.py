@@ -59,6 +59,9 @@ def check_out_dir(out: str | os.PathLike | None, force: bool) -> None:
     if (out / RESULTS_NAME).exists() and not force:
         raise OutputExistsError(f"{out / RESULTS_NAME} already exists; pass --force to "
                                 "overwrite it or choose another --out folder")
+    from ..safe_output import check_writable_dir
+
+    check_writable_dir(out)  # a read-only folder or a full disk: now, not after the run
 
 
 def _is_num(v) -> bool:

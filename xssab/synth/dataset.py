@@ -195,7 +195,10 @@ class SynthDataset(LfwDataset):
         if root.exists() and not any(root.iterdir()):
             root.rmdir()
         if (root / "settings.json").exists():
-            stored = json.loads((root / "settings.json").read_text())
+            try:
+                stored = json.loads((root / "settings.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                stored = None
             if stored != self.settings:
                 raise DatasetError(f"{root} holds a SynthFace render with other settings; "
                                    "remove it or pass another path")
@@ -205,11 +208,13 @@ class SynthDataset(LfwDataset):
     def labels(self, key: str) -> np.ndarray:
         """uint8 part-label map (H, W) of image ``key`` (see ``render.PART_LABELS``)."""
         f = self.root / "masks" / (key + ".png")
-        lab = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
-        if lab is None:
-            raise DatasetError(f"part mask missing or undecodable: {f}; delete {self.root} "
-                               "to re-render")
-        return lab
+        from .._util import read_image
+
+        try:
+            return read_image(f, error=DatasetError, unchanged=True)
+        except DatasetError as exc:
+            raise DatasetError(f"part mask missing or undecodable ({exc}); delete "
+                               f"{self.root} to re-render") from None
 
     def part_masks(self, key: str) -> dict[str, np.ndarray]:
         """Boolean masks of eyes, brows, nose, mouth, hair, marks for image ``key``."""
@@ -226,8 +231,14 @@ def cached_split(cache_dir, seed: int, split: str, n_ids: int, n_images: int,
     f = cache_dir / (f"{split}-s{seed}-{n_ids}x{n_images}-{difficulty.key()}-"
                      f"{RENDER_VERSION}.npz")
     if f.exists():
-        with np.load(f) as z:
-            return z["images"], z["labels"], z["ids"]
+        try:  # a damaged cache file is rendered again, never trusted
+            with np.load(f, allow_pickle=False) as z:
+                got = z["images"], z["labels"], z["ids"]
+            if (got[0].dtype == np.uint8 and got[0].ndim == 4 and len(got[0]) == n_ids * n_images
+                    and len(got[1]) == len(got[0]) == len(got[2])):
+                return got
+        except Exception:
+            pass
     imgs, labs, ids = render_split(seed, split, n_ids, n_images, difficulty, workers=workers)
     with atomic_path(f, suffix=".npz") as tmp:
         np.savez(tmp, images=imgs, labels=labs, ids=ids)
