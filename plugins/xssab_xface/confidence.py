@@ -211,5 +211,5 @@ def load_confidence(model, dataset: str | None = None) -> ConfidenceModel | None
         return ConfidenceModel.from_dict(rec)
     except ValueError as exc:
         raise XssabError(f"{_cache_file()}: the x-face confidence record of model {name!r} "
-                         f"is malformed ({exc}); rerun `xssab calibrate --model {name} "
-                         "--xface-confidence` or delete the file") from None
+                         f"is malformed ({exc}); rerun `xssab xface-calibrate --model {name}` "
+                         "or delete the file") from None
