@@ -228,6 +228,25 @@ case("bin-fifo", "bin", LOAD_BIN, fifo("x.bin"))
 case("bin-dev-zero", "bin", LOAD_BIN, symlink("x.bin", "/dev/zero"))
 case("bin-missing", "bin", LOAD_BIN)
 
+case("bin-2d-image-array", "bin", LOAD_BIN, write("x.bin", lambda: pickle.dumps(
+    ([np.zeros((4, 4), np.uint8)] * 2, [True]), 2)))
+case("bin-float-labels", "bin", LOAD_BIN, write("x.bin", pickle.dumps(
+    (VALID_IMAGES[:2], [0.5]), 2)))
+case("bin-int-labels-0-1", "bin", LOAD_BIN, write("x.bin", pickle.dumps(
+    (VALID_IMAGES, [1, 0]), 2)), expect="ok")
+case("bin-tuple-lists", "bin", LOAD_BIN, write("x.bin", pickle.dumps(
+    (tuple(VALID_IMAGES[:2]), (True,)), 2)), expect="ok")
+case("bin-labels-array-float", "bin", LOAD_BIN, write("x.bin", lambda: pickle.dumps(
+    (VALID_IMAGES[:2], np.array([0.5])), 2)))
+case("bin-big-endian-labels", "bin", LOAD_BIN, write("x.bin", lambda: pickle.dumps(
+    (VALID_IMAGES[:2], np.array([1], ">i4")), 2)), expect="ok")
+case("bin-bytearray-images", "bin", LOAD_BIN, write("x.bin", pickle.dumps(
+    ([bytearray(b) for b in VALID_IMAGES[:2]], [True]), 4)))  # needs builtins.bytearray
+case("bin-three-tuple", "bin", LOAD_BIN, write("x.bin", pickle.dumps(
+    (VALID_IMAGES[:2], [True], "x"), 2)))
+case("bin-set-of-images", "bin", LOAD_BIN, write("x.bin", pickle.dumps(
+    (set(VALID_IMAGES[:2]), [True]), 4)))
+
 # --- folder datasets
 LOAD_FOLDER = """
 from xssab.data.folder import FolderDataset
@@ -283,6 +302,26 @@ fcase("folder-list-is-dir", ["x"], lambda t: (t / "data" / "pairs.txt").unlink()
 fcase("folder-list-dev-zero", ["x"], opts='{"pairs_file": "/dev/zero"}')
 fcase("folder-list-fifo", ["x"], lambda t: os.mkfifo(t / "data" / "f.txt"),
       opts='{"pairs_file": "f.txt"}')
+fcase("folder-crlf-bom-list", b"\xef\xbb\xbf00001.png 00002.png 1\r\n00002.png 00003.png -1\r\n",
+      expect="ok")
+fcase("folder-nul-in-name", ["00001.png 0000\x002.png 1"])
+fcase("folder-long-line", ["00001.png " + "a" * 100000 + ".png 1"])
+fcase("folder-name-is-root", ["00001.png . 1"])
+fcase("folder-tilde-name", ["00001.png ~/x.png 1"])
+fcase("folder-symlink-inside", ["00001.png in.png 1"],
+      lambda t: (t / "data" / "in.png").symlink_to(t / "data" / "00002.png"), expect="ok")
+fcase("folder-gif-bomb-header", ["00001.png g.gif -1"],
+      lambda t: (t / "data" / "g.gif").write_bytes(b"GIF89a" + struct.pack("<HH", 65535, 65535)
+                                                    + b"\x00" * 20))
+fcase("folder-webp-bomb-header", ["00001.png w.webp -1"],
+      lambda t: (t / "data" / "w.webp").write_bytes(
+          b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8X" + struct.pack("<I", 10) + b"\x00" * 4
+          + (30000).to_bytes(3, "little") + (30000).to_bytes(3, "little")))
+fcase("folder-tiff-bomb-header", ["00001.png t.tif -1"],
+      lambda t: (t / "data" / "t.tif").write_bytes(
+          b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 2)
+          + struct.pack("<HHII", 256, 4, 1, 60000) + struct.pack("<HHII", 257, 4, 1, 60000)
+          + b"\x00" * 8))
 fcase("folder-missing-image", ["00001.png 00009.png 1"])
 
 # --- LFW layout
@@ -331,6 +370,11 @@ lcase("lfw-bad-count", b"1\t5\nAnn_A\t1\t2\n")
 lcase("lfw-negative", b"1\t1\nAnn_A\t-1\t2\nAnn_A\t1\tBob_B\t2\n")
 lcase("lfw-bomb-image", GOOD_LFW,
       lambda t: (t / "lfw" / "Ann_A" / "Ann_A_0001.png").write_bytes(bomb_png()))
+
+lcase("lfw-absolute-name", b"1\t1\n/etc\t1\t2\nAnn_A\t1\tBob_B\t2\n", flag="security")
+lcase("lfw-crop-too-big", GOOD_LFW, opts='{"crop": 4000}')
+lcase("lfw-pairs-directory", GOOD_LFW, lambda t: (t / "lfw" / "pd").mkdir(),
+      opts='{"pairs_file": str(T / "lfw" / "pd")}')
 
 # --- single images (xssab explain's reader)
 READ_IMAGE = """
@@ -709,7 +753,7 @@ def tally(rows: list[dict]) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--src", type=Path, default=HERE, help="xssab source tree to test")
-    ap.add_argument("--only", default=None, help="run cases whose id contains this")
+    ap.add_argument("--only", default=None, help="run cases whose id contains this (comma-separated: any)")
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--mem-mb", type=int, default=1500,
                     help="peak RSS counted as a memory blow-up (every valid case here needs "
@@ -718,7 +762,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rows = []
     for c in CASES:
-        if args.only and args.only not in c["id"]:
+        if args.only and not any(o in c["id"] for o in args.only.split(",")):
             continue
         r = run_case(c, args.src.resolve(), max(args.timeout, c["timeout"] or 0), args.mem_mb)
         rows.append(r)

@@ -124,3 +124,10 @@ def test_image_directory_fifo_empty_and_bomb(tmp_path, monkeypatch):
     monkeypatch.setenv("XSSAB_MAX_PIXELS", str(300 * 200 - 1))
     with pytest.raises(DatasetError, match="200x300 = 60000 pixels.*XSSAB_MAX_PIXELS"):
         ds.load("big.png")
+
+
+def test_over_long_names_are_one_line(tmp_path):
+    _make(tmp_path, lines=["00001.png " + "a" * 100000 + ".png 1"])
+    with pytest.raises(DatasetError, match="not a valid file name") as exc:
+        FolderDataset(tmp_path)
+    assert len(str(exc.value)) < 400

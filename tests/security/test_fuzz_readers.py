@@ -88,7 +88,7 @@ def test_bin_reader(box, data):
 
 NAMES = st.sampled_from(["00001.png", "00002.png", "../out.png", "/etc/hostname", "..",
                          "sub/../00001.png", "link.png", "dir.png", "", "nul\x00.png",
-                         "é.png", "~/x.png", "00003.png"])
+                         "é.png", "~/x.png", "00003.png", "a" * 300 + ".png"])
 
 
 @FUZZ

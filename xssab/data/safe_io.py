@@ -29,15 +29,18 @@ def confined(root: str | os.PathLike, rel: str, what: str, listed_in=None) -> Pa
     ``root`` are refused without looking at the target (no existence oracle).
     """
     src = f" (named in {listed_in})" if listed_in else ""
-    if not isinstance(rel, str) or not rel or "\x00" in rel:
-        raise DatasetError(f"{what} {rel!r}{src}: not a valid file name")
+    shown = repr(rel[:80] + "..." if isinstance(rel, str) and len(rel) > 80 else rel)
+    if (not isinstance(rel, str) or not rel or "\x00" in rel or len(rel) > 4096
+            or any(len(part.encode("utf-8", "surrogateescape")) > 255
+                   for part in rel.replace("\\", "/").split("/"))):
+        raise DatasetError(f"{what} {shown}{src}: not a valid file name")
     base = Path(root).resolve()
     if os.path.isabs(rel) or rel.startswith("~"):
-        raise DatasetError(f"{what} {rel!r}{src}: refused: absolute paths are not allowed "
+        raise DatasetError(f"{what} {shown}{src}: refused: absolute paths are not allowed "
                            f"in dataset files; name files relative to {base}")
     target = Path(os.path.realpath(base / rel))
     if target != base and base not in target.parents:
-        raise DatasetError(f"{what} {rel!r}{src}: refused: the path leads outside the "
+        raise DatasetError(f"{what} {shown}{src}: refused: the path leads outside the "
                            f"dataset folder {base}")
     return target
 
