@@ -234,7 +234,8 @@ def safe_load(path: Path):
             raise DatasetError(f"{path}: issame must be a list of booleans, got "
                                f"{type(issame).__name__}")
     except _Refused as exc:
-        raise DatasetError(f"{path}: refused to load: the pickle asks for {exc} (not an "
+        what = str(exc) if len(str(exc)) <= 160 else str(exc)[:160] + "..."
+        raise DatasetError(f"{path}: refused to load: the pickle asks for {what} (not an "
                            "InsightFace .bin file, or an unsafe one); nothing was run") from None
     except RecursionError:
         raise DatasetError(f"{path}: not a readable .bin pickle (nested too deeply)") from None
