@@ -57,7 +57,9 @@ def _list(console, verbose: bool = False) -> int:
             found = cache.find_weights(card)
             refused = None
         except XssabError as exc:  # a card naming a path outside the cache
-            found, refused = None, f"[red]refused[/] ({exc})"
+            from rich.markup import escape
+
+            found, refused = None, f"[red]refused[/] ({escape(str(exc))})"
         thr = "-" if card.threshold is None else (
             f"{card.threshold:g}" if verbose else f"{card.threshold:.4f}")
         try:
