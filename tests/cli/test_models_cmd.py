@@ -96,3 +96,22 @@ def test_template_model_explained_from_cli(template_plugin, tmp_path):
                     "template-gradient", "--out", str(out), "--align", "off"])  # noise: no face
     assert rc == 0, text
     assert "similarity" in text and out.is_file() and out.stat().st_size > 0
+
+
+def test_card_escaping_the_cache_is_refused_not_fetched(tmp_path, xssab_home, fake_plugin):
+    """(#13) a card's file_name is data: `../../x.onnx` must not write outside models/."""
+    src = tmp_path / "w.onnx"
+    src.write_bytes(b"abc")
+
+    class P:
+        @xssab.hookimpl
+        def register_models(self, register):
+            register(xssab.ModelCard(name="evil", url=src.as_uri(),
+                                     file_name="../../[red]x.onnx"))
+
+    fake_plugin(P(), "evil_plugin")
+    rc, out = run(["models", "fetch", "evil"])
+    assert rc == 2 and "not a plain file name" in out and "Traceback" not in out
+    assert not list(xssab_home.parent.rglob("*x.onnx"))
+    rc, out = run(["models", "--verbose"])
+    assert rc == 0 and "refused" in out and "[red]x.onnx" in out  # shown, not as markup
