@@ -677,8 +677,9 @@ def run_case(c: dict, src: Path, timeout: float, mem_mb: int) -> dict:
                    OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="")
         env.update({k: v.format(T=t) for k, v in c["env"].items()})
         t0 = time.time()
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=t, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        log = open(t / ".case-output", "w+b")  # a file, not a pipe: a huge traceback
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=t, env=env,  # can't block
+                                stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         status, rss_kb, hung = None, 0, False
         while True:
@@ -702,7 +703,9 @@ def run_case(c: dict, src: Path, timeout: float, mem_mb: int) -> dict:
             except OSError:
                 pass
             time.sleep(0.05)
-        out = proc.stdout.read().decode("utf-8", "replace")
+        log.seek(0)
+        out = log.read().decode("utf-8", "replace")
+        log.close()
         proc.returncode = os.waitstatus_to_exitcode(status)
         rc = proc.returncode
         lines = [ln for ln in out.strip().splitlines() if ln.strip()]
