@@ -77,8 +77,8 @@ def _check_cache_files(bench: Path) -> int:
     """Every file under a cache name is complete; returns how many .npz files loaded."""
     n = 0
     for f in sorted(bench.rglob("*")):
-        if f.is_dir() or f.name.endswith(".tmp"):
-            continue  # temporary files are never read as cache entries
+        if f.is_dir() or f.name.endswith((".tmp", ".lock")):
+            continue  # temporary files and writer locks are never read as cache entries
         if f.suffix == ".npz":
             with np.load(f, allow_pickle=False) as z:  # raises on a truncated file
                 assert "__meta__" in z.files, f
