@@ -98,3 +98,24 @@ def test_tables_and_figures(tmp_path):
            "same": True, "score": 0.5, "maps": {"xssab": np.random.rand(8, 8)}}]
     p = plot_map_grid("m1", ex, ["xssab"], tmp_path / "g.png")
     assert p.stat().st_size > 1000
+
+
+def test_figures_vector_formats_fixed_colours_and_bands(tmp_path):
+    from xssab.errors import XssabError
+    from xssab.report.figures import check_format, method_colour
+
+    res = R._clean(_res())
+    m = res["models"]["m1"]
+    c = m["methods"]["xssab"]["dpr"]["best_worst"]
+    c["fmr_ci"] = [[0.1, 0.3]] * 19
+    c["fnmr_ci"] = [[0.05, None]] * 19
+    pdf = plot_curves("m1", m, tmp_path / "c.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    svg = plot_curves("m1", m, tmp_path / "c.png", fmt="svg")
+    assert svg.suffix == ".svg" and b"<svg" in svg.read_bytes()[:2000]
+    assert svg.read_bytes() == plot_curves("m1", m, tmp_path / "d.svg").read_bytes()
+    # a method keeps its colour whatever else is in the run
+    assert method_colour("xssab") == method_colour("xssab") != method_colour("xface")
+    assert method_colour("my-plugin-method") == method_colour("my-plugin-method")
+    with pytest.raises(XssabError, match="format"):
+        check_format("jpg")
