@@ -45,3 +45,26 @@ def test_resize_uses_area_when_shrinking():
     small = resize(img, (2, 2))
     assert np.all(np.abs(small.astype(float) - 63.75) <= 1)
     assert resize(img, (8, 8)).shape == (8, 8, 3)
+
+
+@pytest.mark.parametrize("order, mean, std", [("rgb", 127.5, 127.5),
+                                              ("bgr", [127.5, 100.0, 90.1], [58.4, 57.1, 1.0]),
+                                              ("rgb", 0.0, 255.0)])
+def test_fast_path_is_bit_identical_to_the_plain_expression(order, mean, std):
+    from xssab.models.preprocess import _vec, preprocess
+
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (5, 16, 12, 3), dtype=np.uint8)
+    x = imgs.astype(np.float32)
+    if order == "bgr":
+        x = x[..., ::-1]
+    ref = ((np.ascontiguousarray(x.transpose(0, 3, 1, 2)) - _vec(mean)) / _vec(std)
+           ).astype(np.float32)
+    for inp in (imgs, list(imgs), [im.copy() for im in imgs]):
+        out = preprocess(inp, (16, 12), order, mean, std)
+        assert out.dtype == np.float32 and out.flags.c_contiguous
+        assert np.array_equal(out.view(np.uint32), ref.view(np.uint32))
+    # a batch that needs conversion (gray, other size) still matches per image
+    mixed = [imgs[0], imgs[1][:, :, 0]]
+    out = preprocess(mixed, (16, 12), order, mean, std)
+    assert np.array_equal(out[0].view(np.uint32), ref[0].view(np.uint32))
