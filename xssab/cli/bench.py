@@ -38,7 +38,24 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--ort-device", choices=("cpu", "cuda"), default=None,
                    help="where ONNX Runtime runs, if not on --device (e.g. --device cuda "
                    "--ort-device cpu without onnxruntime-gpu)")
-    p.add_argument("--out", default=None, help="folder for results.json, CSV and PNGs")
+    p.add_argument("--out", default=None, help="folder for results.json, CSVs and figures "
+                   "(default: a new timestamped folder under XSSAB_HOME/runs/, printed)")
+    p.add_argument("--no-out", action="store_true", help="write no files (tables only)")
+    p.add_argument("--format", default="png", choices=("png", "pdf", "svg"),
+                   help="figure format (default %(default)s)")
+    p.add_argument("--ci", type=float, default=0.95, help="confidence level of the "
+                   "intervals (default %(default)s)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples "
+                   "(pair level; default %(default)s)")
+    p.add_argument("--ci-method", default="percentile", choices=("percentile", "BCa"),
+                   help="bootstrap interval (default %(default)s)")
+    p.add_argument("--method-pairs", default=None, metavar="M=N,...",
+                   help="pairs per method, a balanced subset of the run's pairs (0 = all); "
+                        "default: xface=16,fggb=40,corrrise=40")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="size each method's subset from a timed probe so that its "
+                        "explanations take about SECONDS per model (printed; repeat the "
+                        "run exactly with --method-pairs)")
     p.add_argument("--seed", type=int, default=0, help="seed of random replacement and "
                    "random methods (default %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite results in --out")
@@ -78,7 +95,46 @@ def config_from_args(args):
                        ort_device=args.ort_device, batch_size=args.batch_size,
                        cache=not args.no_cache, out=args.out, force=args.force,
                        align=args.align, executor=args.executor, address=args.address,
-                       workers=args.workers)
+                       workers=args.workers,
+                       ci=args.ci, bootstrap=args.bootstrap, ci_method=args.ci_method,
+                       method_pairs=parse_method_pairs(args.method_pairs),
+                       budget=args.budget)
+
+
+def parse_method_pairs(text) -> dict[str, int] | None:
+    """``"xface=16,fggb=0"`` -> ``{"xface": 16, "fggb": 0}`` (one-line error if bad)."""
+    from ..errors import XssabError
+
+    if text is None:
+        return None
+    out = {}
+    for item in str(text).split(","):
+        if not item.strip():
+            continue
+        name, sep, num = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = int(num)
+        except ValueError:
+            raise XssabError(f"--method-pairs {item.strip()!r}: expected METHOD=N, e.g. "
+                             "xface=16 (0 = every pair)") from None
+    return out
+
+
+def default_out_dir():
+    """A new folder ``XSSAB_HOME/runs/<UTC date-time>`` (suffixed if taken)."""
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from ..models.cache import xssab_home
+
+    root = Path(xssab_home()) / "runs"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out, k = root / stamp, 2
+    while out.exists():
+        out, k = root / f"{stamp}-{k}", k + 1
+    return out
 
 
 def _progress(console: Console) -> Progress:
@@ -93,6 +149,8 @@ def run(args, console: Console) -> int:
 
     t0 = time.perf_counter()
     config = config_from_args(args)
+    if config.out is None and not args.no_out:
+        config.out = default_out_dir()
 
     def note(msg: str) -> None:
         console.print(f"[yellow]note:[/] {msg}", highlight=False)
@@ -108,8 +166,9 @@ def run(args, console: Console) -> int:
             result = run_bench(config, progress=progress, log=note)
         print_report(result.to_dict(), console)
         if config.out:
-            paths = write_outputs(result)
-            console.print(f"wrote {len(paths)} files to {config.out}", highlight=False)
+            paths = write_outputs(result, fmt=args.format)
+            console.print(f"wrote {len(paths)} files to {config.out} (re-render: xssab "
+                          f"report {config.out}/results.json)", highlight=False)
     ex = result.executor
     if ex.get("executor") != "local":
         console.print(f"executor {ex['executor']} ({ex.get('workers')} workers per model, "

@@ -18,7 +18,7 @@ from rich.markup import escape as rich_escape
 
 from ..errors import XssabError
 
-SUBCOMMANDS = ("models", "methods", "plugins", "explain", "calibrate", "bench")
+SUBCOMMANDS = ("models", "methods", "plugins", "explain", "calibrate", "bench", "report")
 #: subcommands whose module is not named cmd_<name>
 _MODULES = {"bench": ".bench"}
 

@@ -56,6 +56,14 @@ class BenchConfig:
     executor: str = "local"
     address: str | None = None
     workers: int | None = None
+    #: intervals (xssab/metrics/intervals.py): level, resamples, "percentile" or "BCa"
+    ci: float = 0.95
+    bootstrap: int = 1000
+    ci_method: str = "percentile"
+    #: per-method caps on the pairs (0 = all); None = eval.subsets.DEFAULT_METHOD_PAIRS
+    method_pairs: dict | None = None
+    #: seconds of explanation per method and model; sizes the subsets from a timed probe
+    budget: float | None = None
 
     def __post_init__(self):
         self.models = tuple(split_names(self.models))
@@ -97,7 +105,26 @@ class BenchConfig:
             raise XssabError("--address and --workers need --executor ray")
         if not self.dataset:
             raise XssabError("--dataset is empty; name a registered dataset")
+        from ..metrics.intervals import Bootstrap
+
+        Bootstrap(n_pairs=1, n_resamples=self.bootstrap, level=self.ci,
+                  method=self.ci_method)  # one-line errors for bad values
+        for name, k in (self.method_pairs or {}).items():
+            if isinstance(k, bool) or not isinstance(k, int) or k < 0 or k == 1:
+                raise XssabError(f"--method-pairs {name}={k!r}: expected 0 (all pairs) or "
+                                 "a whole number of at least 2")
+        if self.budget is not None and not (float(self.budget) > 0):
+            raise XssabError(f"--budget {self.budget}: expected a positive number of "
+                             "seconds")
         return self
+
+    def pair_caps(self) -> dict[str, int]:
+        """Per-method caps on the pairs (``method_pairs`` or the default)."""
+        from .subsets import DEFAULT_METHOD_PAIRS
+
+        caps = dict(DEFAULT_METHOD_PAIRS)
+        caps.update(self.method_pairs or {})
+        return caps
 
     def cache_root(self) -> Path | None:
         if self.cache is False or self.cache is None:

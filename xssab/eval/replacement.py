@@ -93,6 +93,11 @@ def _curve(scores, same, threshold) -> Curve:
                  dprm.curve_area(p, fmr), dprm.curve_area(p, fnmr), scores)
 
 
+def restrict(curve: Curve, idx, same, threshold: float) -> Curve:
+    """The curve of the pairs ``idx`` only (rows of its per-pair scores)."""
+    return _curve(np.asarray(curve.scores)[np.asarray(idx)], same, threshold)
+
+
 def _matches(ver: Verification) -> np.ndarray:
     return np.asarray(ver.s_patched, dtype=np.float64) >= ver.threshold
 

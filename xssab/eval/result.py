@@ -26,10 +26,17 @@ class MethodResult:
     random: Curve  # the model's random replacement (shared by its methods)
     localization: Localization
     maps: dict[str, np.ndarray] = field(repr=False)  # "p<i>"/"u<i>" -> map (H, W)
+    #: the run's pairs this method ran on (``maps``/``scores`` row j = pair_index[j])
+    pair_index: np.ndarray | None = None
+    #: ms_per_pair comes from the stage cache (measured by an earlier run)
+    timing_cached: bool = False
 
     def to_dict(self) -> dict:
         d, r, loc = self.best_worst, self.random, self.localization
+        n = len(self.best_worst.scores)
         return {"ms_per_pair": float(self.ms_per_pair),
+                "ms_per_pair_cached": bool(self.timing_cached),
+                "pairs": int(n),
                 "dpr": {"best_worst": d.to_dict(), "random": r.to_dict()},
                 "localization_auroc": loc.auroc,
                 "localization_auroc_control": loc.control,
@@ -82,9 +89,35 @@ class BenchResult:
     def same(self) -> np.ndarray:
         return self.data.same
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, intervals: bool = True, per_pair: bool = True) -> dict[str, Any]:
+        """results.json; with ``intervals`` the bootstrap intervals, comparisons and (with
+        ``per_pair``) per-pair values of :mod:`xssab.eval.stats` (computed once)."""
+        key = (bool(intervals), bool(per_pair))
+        memo = getattr(self, "_dict_memo", None)
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        res = self._base_dict()
+        if intervals:
+            from .stats import annotate, per_pair_arrays
+
+            cfg = self.config
+            annotate(res, per_pair_arrays(self), n_resamples=cfg.bootstrap, level=cfg.ci,
+                     method=cfg.ci_method, seed=cfg.seed, per_pair=per_pair)
+        self._dict_memo = (key, res)
+        return res
+
+    def _base_dict(self) -> dict[str, Any]:
+        from .environment import environment
+
         cfg, same = self.config, self.data.same
         out = {"dataset": cfg.dataset, "pairs": len(self.data.pairs),
+               "environment": environment(cfg.device),
+               "method_pairs": {mn: {xn: len(x.best_worst.scores)
+                                     for xn, x in m.methods.items()}
+                                for mn, m in self.models.items()},
+               "notes": list(self.notes),
+               "stages": {"computed": list(self.stages_computed),
+                          "reused_from_cache": list(self.stages_reused)},
                "models": {k: m.to_dict() for k, m in self.models.items()},
                "data": str(cfg.data) if cfg.data else None,
                "genuine_pairs": int(same.sum()),

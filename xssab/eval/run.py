@@ -8,7 +8,7 @@ from typing import Callable
 
 from . import data as data_stage
 from . import explain as explain_stage
-from . import replacement, verify as verify_stage
+from . import replacement, subsets, verify as verify_stage
 from .._util import sha256_file as file_sha256
 from .cache import StageCache
 from .config import BenchConfig
@@ -92,23 +92,56 @@ def _run(config, models, methods, skipped, progress, executor) -> BenchResult:
     data = data_stage.load_data(config.dataset, config.data, config.pairs, cache,
                                 align=config.align)
     sha = {mn: file_sha256(model.path) for mn, model in models.items()}
+    n = len(data.pairs)
+    caps = config.pair_caps()
+    notes: list[str] = []
     out: dict[str, ModelResult] = {}
     for mn, model in models.items():
         ver = verify_stage.verify(model, mn, sha[mn], data, cache, eb, progress)
         rnd = replacement.dpr_random(model, mn, sha[mn], data, ver, seed, cache, executor,
                                      eb, progress)
+        sizes = _method_sizes(config, model, methods, skipped[mn], data, ver, caps, n)
         results = {}
         for xn, meth in methods.items():
             if xn in skipped[mn]:
                 continue
             opts = meth.Options(seed=seed)
+            idx = subsets.subset_index(data.same, sizes[xn])
+            d_x = subsets.subset_data(data, idx)
+            v_x = subsets.subset_verification(ver, idx)
+            if len(idx) < n:
+                notes.append(f"{mn}/{xn}: {len(idx)} of {n} pairs "
+                             f"({int(d_x.same.sum())} genuine, {int((~d_x.same).sum())} "
+                             "impostor; a balanced subset of the same pairs)")
             maps, ms = explain_stage.explain_maps(
-                model, mn, sha[mn], data, xn, opts, ver.threshold, cache, executor,
+                model, mn, sha[mn], d_x, xn, opts, ver.threshold, cache, executor,
                 config.batch_size, config.device, progress)
-            parts = explain_stage.explain_parts(sha[mn], data, xn, opts, ver.threshold,
+            cached = f"{mn}/{xn}/explain" in cache.reused
+            parts = explain_stage.explain_parts(sha[mn], d_x, xn, opts, ver.threshold,
                                                 "dpr")
-            curve, loc = replacement.dpr_best_worst(model, mn, data, ver, xn, parts, maps,
+            curve, loc = replacement.dpr_best_worst(model, mn, d_x, v_x, xn, parts, maps,
                                                     cache, executor, eb, progress)
-            results[xn] = MethodResult(xn, ms, curve, rnd, loc, maps)
+            r_x = rnd if len(idx) == n else replacement.restrict(rnd, idx, d_x.same,
+                                                                  ver.threshold)
+            results[xn] = MethodResult(xn, ms, curve, r_x, loc, maps, pair_index=idx,
+                                       timing_cached=cached)
         out[mn] = ModelResult(mn, sha[mn], ver, rnd, results, skipped[mn])
-    return BenchResult(config, data, out, list(cache.computed), list(cache.reused))
+    return BenchResult(config, data, out, list(cache.computed), list(cache.reused),
+                       notes=notes)
+
+
+def _method_sizes(config: BenchConfig, model, methods, skipped, data, ver, caps, n
+                  ) -> dict[str, int]:
+    """Pairs each method runs on (see :mod:`xssab.eval.subsets`)."""
+    sizes = {xn: subsets.method_pair_count(xn, n, caps) for xn in methods}
+    if config.budget is None:
+        return sizes
+    secs = {}
+    for xn, meth in methods.items():
+        if xn in skipped or xn in (config.method_pairs or {}):
+            continue
+        opts = meth.Options(seed=int(config.seed))
+        secs[xn] = min(subsets.probe_cost(model, xn, data, ver.threshold, opts,
+                                          config.device) for _ in range(2))
+    sizes.update(subsets.sizes_from_budget(float(config.budget), secs, n))
+    return sizes
