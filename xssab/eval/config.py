@@ -13,8 +13,10 @@ PROTOCOL_VERSION = "xssab-dpr-1"
 DEFAULT_MODELS = ("synth-arcface", "synth-elasticface", "synth-cosface", "synth-xcos")
 DEFAULT_METHODS = ("xssab", "xface", "xcos", "random")
 DEFAULT_DATASET = "synth"
-#: default subset size: keeps the no-argument run under 5 minutes on 2 CPU cores
-DEFAULT_PAIRS = 6
+#: default subset size (100 genuine + 100 impostor pairs); the expensive methods run on
+#: a balanced subset of these (eval.subsets.DEFAULT_METHOD_PAIRS). Timing of the default
+#: run: benchmarks/bench_default_run.py, recorded in benchmarks/RESULTS.md
+DEFAULT_PAIRS = 200
 DEVICES = ("cpu", "cuda")
 
 
