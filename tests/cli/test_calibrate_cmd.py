@@ -48,7 +48,7 @@ def test_calibrate_stores_override_used_later(assets, tmp_path, monkeypatch):
     e, t = eer(np.sum(ea * eb, axis=1), np.array([p.same for p in pairs]))
     assert rec["threshold"] == pytest.approx(t, abs=1e-5) and rec["eer"] == pytest.approx(e)
     assert rec["dataset"] == "folder" and rec["pairs"] == N_PAIRS
-    assert f"threshold  {t:.4f} (EER)" in text and "EER" in text and "accuracy" in text
+    assert f"threshold  {t:.4f} (EER of " in text and "EER" in text and "accuracy" in text
     assert m.threshold == pytest.approx(t, abs=1e-5) and m.threshold_source == "calibrated"
     # `xssab models` is the core's command; the explain command now needs no --threshold
     img = cv2.imread(str(data / "00001.png"))

@@ -65,7 +65,9 @@ def run(args, console) -> int:
     console.print(f"dataset    {args.dataset} ({rec['pairs']} pairs: {rec['genuine']} genuine, "
                   f"{rec['impostor']} impostor)")
     console.print(f"EER        {100 * rec['eer']:.2f}%")
-    console.print(f"threshold  {rec['threshold']:.4f} (EER)")
+    console.print(f"threshold  {rec['threshold']:.4f} (EER of {args.dataset}, {rec['pairs']} "
+                  "pairs; used by explain as the calibrated threshold"
+                  + (", not stored: --dry-run)" if args.dry_run else ")"))
     console.print(f"accuracy   {100 * rec['accuracy']:.2f}% +- {100 * rec['accuracy_std']:.2f} "
                   f"({rec['folds']}-fold)")
     if args.xface_confidence:
