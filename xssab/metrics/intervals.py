@@ -241,6 +241,25 @@ def _p_value(dist: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------- statistics
+_COUNTS: list = [None, 0, None]  # (idx array, n, counts): the last resample's counts
+
+
+def pair_counts(idx, n: int) -> np.ndarray:
+    """How often each of the ``n`` pairs occurs in each resample: ``idx`` (..., m) ->
+    float64 (..., n). Statistics of one resample batch share the result (memoised on the
+    ``idx`` object), so summaries cost a matrix product instead of a gather."""
+    idx = np.asarray(idx)
+    if _COUNTS[0] is idx and _COUNTS[1] == n:
+        return _COUNTS[2]
+    lead = idx.shape[:-1]
+    rows = int(np.prod(lead)) if lead else 1
+    flat = idx.reshape(rows, -1) + (np.arange(rows, dtype=np.int64)[:, None] * n)
+    c = np.bincount(flat.ravel(), minlength=rows * n).astype(np.float64)
+    c = c.reshape(lead + (n,))
+    _COUNTS[:] = [idx, n, c]
+    return c
+
+
 def class_mean(values, members) -> Statistic:
     """Mean of ``values[i]`` over the pairs with ``members[i]`` True (e.g. FMR at each
     percent = class_mean(decisions, ~same)). ``values``: (n,) or (n, K)."""
@@ -248,14 +267,15 @@ def class_mean(values, members) -> Statistic:
     m = np.asarray(members, dtype=bool)
     if m.shape[0] != v.shape[0]:
         raise ValueError(f"{v.shape[0]} values but {m.shape[0]} membership flags")
-    vm = np.where(m.reshape((-1,) + (1,) * (v.ndim - 1)), v, 0.0)
+    n = v.shape[0]
+    vm = np.where(m.reshape((-1,) + (1,) * (v.ndim - 1)), v, 0.0).reshape(n, -1)
     mf = m.astype(np.float64)
+    tail = v.shape[1:]
 
     def stat(idx):
-        idx = np.asarray(idx)
-        num = vm[idx].sum(axis=idx.ndim - 1)
-        den = mf[idx].sum(axis=-1)
-        den = den.reshape(den.shape + (1,) * (v.ndim - 1))
+        c = pair_counts(idx, n)
+        num = (c @ vm).reshape(c.shape[:-1] + tail)
+        den = (c @ mf).reshape(c.shape[:-1] + (1,) * len(tail))
         with np.errstate(invalid="ignore", divide="ignore"):
             return num / den
     return stat
@@ -268,12 +288,12 @@ def nan_mean(values) -> Statistic:
     ok = np.isfinite(v)
     v0 = np.where(ok, v, 0.0)
     okf = ok.astype(np.float64)
+    n = v.shape[0]
 
     def stat(idx):
-        idx = np.asarray(idx)
-        ax = idx.ndim - 1
+        c = pair_counts(idx, n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return v0[idx].sum(axis=ax) / okf[idx].sum(axis=ax)
+            return (c @ v0) / (c @ okf)
     return stat
 
 
@@ -310,5 +330,5 @@ def benjamini_hochberg(p_values: Sequence[float], q: float = 0.05) -> np.ndarray
 
 
 __all__ = ["Bootstrap", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "Interval", "METHODS",
-           "benjamini_hochberg", "class_mean", "difference", "nan_mean",
+           "benjamini_hochberg", "class_mean", "difference", "nan_mean", "pair_counts",
            "trapezoid_weights"]
