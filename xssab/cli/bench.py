@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="bootstrap interval (default %(default)s)")
     p.add_argument("--method-pairs", default=None, metavar="M=N,...",
                    help="pairs per method, a balanced subset of the run's pairs (0 = all); "
-                        "default: xface=16,fggb=40,corrrise=40")
+                        "default: xface=12,fggb=40,corrrise=40")
     p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                    help="size each method's subset from a timed probe so that its "
                         "explanations take about SECONDS per model (printed; repeat the "
