@@ -140,3 +140,14 @@ def test_bad_interval_options_are_one_line_errors(assets, change, needle):
 def test_budget_sizes():
     assert sizes_from_budget(60, {"xface": 1.5, "xssab": 0.01, "slow": 100}, 200) == {
         "xface": 20, "xssab": 200, "slow": 10}
+
+
+def test_budget_sizes_each_method_from_a_timed_probe(assets):
+    res = run_bench(_config(assets, budget=1e-6, method_pairs={"random": 0}, bootstrap=50))
+    (m,) = res.models.values()
+    # a budget far too small for any pair: the floor of 10 pairs (balanced), except the
+    # method whose size was given explicitly
+    assert len(m.methods["xssab"].pair_index) == 10
+    assert int(res.data.same[m.methods["xssab"].pair_index].sum()) == 5
+    assert len(m.methods["random"].pair_index) == N_PAIRS
+    assert any("xssab: 10 of 12 pairs" in n for n in res.notes)
