@@ -19,10 +19,12 @@ import numpy as np
 from .._util import to_rgb
 from ..kit import resize_map
 
-#: display convention of the xSSAB paper
+#: display convention of the xSSAB paper for the one-signed maps; the signed combined map
+#: uses a diverging, colour-blind-safe map (red = dissimilar, blue = similar) instead of
+#: the paper's red/green, which many colour-blind readers cannot tell apart
 CMAP_POSITIVE = "Greens"
 CMAP_NEGATIVE = "Reds"
-CMAP_COMBINED = "RdYlGn"
+CMAP_COMBINED = "RdBu"
 
 
 def channel_abs_mean(grad: Any) -> Any:

@@ -1,8 +1,8 @@
 """The ``xssab explain`` figure: both images with their positive, negative and combined maps.
 
 Layout: one row per image (A, B); columns: the image, positive map (Greens), negative map
-(Reds), combined map (RdYlGn, symmetric limits +-max|C| over both images), then the three
-maps as overlays on the image. Positive and negative maps share one colour scale over both
+(Reds), combined map (RdBu: red = dissimilar, blue = similar; symmetric limits +-max|C|
+over both images), then the three maps as overlays on the image. Positive and negative maps share one colour scale over both
 images (0 .. max of both), so their strengths compare across the pair. The title names the
 model, the method, the similarity, the threshold and the decision. Rendered with the Agg
 backend; nothing is shown on screen.
