@@ -151,3 +151,13 @@ def test_the_coverage_check_catches_intervals_that_ignore_the_pair():
             {"gap": nan_mean(cells)})
         covered += bool(res["gap"].contains(0.0))
     assert covered / reps < 0.85
+
+
+def test_zero_reads_as_zero_despite_rounding():
+    """Per-pair gaps that cancel exactly (0.1 + 0.2 - 0.3) sum to ~1.5e-17 in floating
+    point; a statistic that is 0 must read as 0 (estimate, resamples, contains(0))."""
+    v = np.array([0.1, 0.2, -0.3] * 10 + [0.05, -0.05])
+    r = Bootstrap(n_pairs=v.size, n_resamples=300, seed=1).run({"m": nan_mean(v)})["m"]
+    assert r.estimate == 0.0
+    d = r.distribution
+    assert not np.any((np.abs(d) < 1e-12) & (d != 0))

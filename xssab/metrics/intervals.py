@@ -64,6 +64,8 @@ from ..errors import XssabError
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_LEVEL = 0.95
+#: values closer to 0 than this are rounding noise of the summed statistics
+ZERO_TOL = 1e-12
 METHODS = ("percentile", "BCa")
 
 Statistic = Callable[[np.ndarray], np.ndarray]
@@ -167,7 +169,9 @@ class Bootstrap:
         """Intervals of every statistic, all on the same resampled pair indices."""
         names = list(statistics)
         full = np.arange(self.n_pairs)
-        estimates = {k: np.asarray(statistics[k](full), dtype=np.float64) for k in names}
+        estimates = {k: np.array(statistics[k](full), dtype=np.float64) for k in names}
+        for v in estimates.values():
+            v[np.abs(v) < ZERO_TOL] = 0.0
         sizes = {k: int(estimates[k].size) for k in names}
         offsets = np.cumsum([0] + [sizes[k] for k in names])
         groups = self._groups
@@ -195,8 +199,8 @@ class Bootstrap:
                                     batch=self.batch, **kw)
         dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
         dist = dist.reshape(int(offsets[-1]), -1)
-        lo = np.atleast_1d(np.asarray(res.confidence_interval.low, dtype=np.float64))
-        hi = np.atleast_1d(np.asarray(res.confidence_interval.high, dtype=np.float64))
+        lo = np.atleast_1d(np.array(res.confidence_interval.low, dtype=np.float64))
+        hi = np.atleast_1d(np.array(res.confidence_interval.high, dtype=np.float64))
         plo, phi = _percentile_ci(dist, self.level)
         method = np.full(lo.shape, self.method, dtype=object)
         bad = ~(np.isfinite(lo) & np.isfinite(hi))
@@ -204,6 +208,10 @@ class Bootstrap:
             lo, hi = lo.copy(), hi.copy()
             lo[bad], hi[bad] = plo[bad], phi[bad]
             method[bad] = "percentile (BCa undefined)"
+        # sums of resample counts x values carry ~1e-17 rounding: a difference that is 0
+        # on a resample must read as 0 (contains(0), p-values), not as +1.7e-17
+        for arr in (dist, lo, hi):
+            arr[np.abs(arr) < ZERO_TOL] = 0.0
         pv = _p_value(dist)
         out = {}
         for j, k in enumerate(names):
