@@ -146,9 +146,11 @@ def _numbers(result):
 
     res = json.loads(to_json(result.to_dict()))
     res.pop("executor")
+    res.pop("stages")  # which stages came from the cache: differs on a resumed run
     for m in res["models"].values():
         for x in m["methods"].values():
             x.pop("ms_per_pair")
+            x.pop("ms_per_pair_cached")
     return res
 
 
