@@ -108,9 +108,11 @@ def _run_here(argv):
 
 def _numbers(path: Path) -> dict:
     res = json.loads(path.read_text())
+    res.pop("stages")  # which stages came from the cache: differs on a resumed run
     for m in res["models"].values():
         for x in m["methods"].values():
             x.pop("ms_per_pair")  # measured per run
+            x.pop("ms_per_pair_cached")
     return res
 
 
