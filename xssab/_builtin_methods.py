@@ -8,7 +8,9 @@ from .hookspecs import hookimpl
 @hookimpl
 def register_explainers(register):
     from .explain.random_baseline import RandomMethod
-    from .explain.xssab import XssabMethod
+    from .explain.xssab import XssabGradInput, XssabIntGrad, XssabMethod, XssabSmoothGrad
 
     register(XssabMethod())
+    for variant in (XssabSmoothGrad, XssabGradInput, XssabIntGrad):
+        register(variant())
     register(RandomMethod())

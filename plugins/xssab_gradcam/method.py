@@ -152,7 +152,9 @@ class GradCam:
         for s in range(0, len(images_a), bs):
             ia, ib = images_a[s:s + bs], images_b[s:s + bs]
             k = len(ia)
-            x = model.input_tensor(list(ia) + list(ib), device=dev)
+            # the parameters are frozen: the input carries requires_grad so that the
+            # layer's output is part of an autograd graph
+            x = model.input_tensor(list(ia) + list(ib), device=dev).requires_grad_(True)
             grids = []
             with torch.enable_grad():
                 emb, feat = run(x)

@@ -28,6 +28,8 @@ FAST = {
     "xface": {"patch_sizes": (28,), "stride": 21},
     "corrrise": {"n_masks": 24},
     "fggb": {"chunk": 32},
+    "xssab-sg": {"samples": 2},
+    "xssab-ig": {"samples": 2},
 }
 
 
@@ -47,7 +49,8 @@ METHODS = _registered()
 
 
 def test_first_party_methods_are_registered():
-    assert {"xssab", "random", "xface", "xcos", "fggb", "corrrise"} <= set(METHODS)
+    assert {"xssab", "random", "xface", "xcos", "fggb", "corrrise", "gradcam", "gradcampp",
+            "xssab-sg", "xssab-gxi", "xssab-ig"} <= set(METHODS)
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,15 @@ class Options(MethodOptions):
     chunk_size: int = 16
     vjp: str = "auto"
     deterministic: bool = True
+    #: attribution step (:mod:`xssab.explain.xssab_variants`): "faithful" (the paper's,
+    #: default), "smoothgrad", "gradxinput", "intgrad"
+    variant: str = "faithful"
+    #: smoothgrad: noisy copies; intgrad: interpolation steps
+    samples: int = 16
+    #: smoothgrad noise sigma as a fraction of each input tensor's value range
+    noise: float = 0.15
+    #: intgrad baseline image: "black" (raw 0) or "gray" (raw 128)
+    baseline: str = "black"
 
 
 @dataclass
@@ -186,6 +195,33 @@ def xssab_chunk(module, xa, xb, threshold: float, *, sides: str = "both",
     return RawMaps(similarity, pos, neg, None, None, n_pos, d)
 
 
+def _variant_chunk(model, module, xa, xb, imgs_a, imgs_b, threshold, sides, opts, dev,
+                   start) -> RawMaps:
+    """A chunk with a non-faithful attribution step (xssab_variants), as RawMaps."""
+    import torch
+
+    from .xssab_variants import baseline_images, side_attributions
+
+    with torch.no_grad():
+        a_d = _l2(_embedding_of(module(xa)))
+        b_d = _l2(_embedding_of(module(xb)))
+
+    def side(x, partner, imgs, salt):
+        x0 = None
+        if opts.variant == "intgrad":
+            x0 = model.input_tensor(baseline_images(imgs, opts.baseline), device=dev)
+        tp, tn, sim, n_pos = side_attributions(
+            module, x, partner, threshold, opts.variant, samples=opts.samples,
+            noise=opts.noise, x0=x0, seed=int(opts.seed) * 1_000_003 + start * 2 + salt)
+        return channel_abs_mean(tp), channel_abs_mean(tn), sim, n_pos
+
+    pa, na, sim, n_pos = side(xa, b_d, imgs_a, 0)
+    pb = nb = None
+    if sides == "both":
+        pb, nb, _, _ = side(xb, a_d, imgs_b, 1)
+    return RawMaps(sim, pa, na, pb, nb, n_pos, int(a_d.shape[1]))
+
+
 def _image_hw(img) -> tuple[int, int]:
     return int(img.shape[0]), int(img.shape[1])
 
@@ -224,7 +260,7 @@ class XssabMethod:
         """Maps at model input size as numpy arrays for every pair (no resizing)."""
         import torch
 
-        opts = options or Options()
+        opts = options or self.Options()
         if int(opts.chunk_size) < 1:
             raise XssabError(f"xssab option chunk_size must be >= 1, got {opts.chunk_size}")
         model, module, dev = _module_for(model, device)
@@ -237,7 +273,13 @@ class XssabMethod:
                 stop = min(n, start + int(opts.chunk_size))
                 xa = model.input_tensor(list(images_a[start:stop]), device=dev)
                 xb = model.input_tensor(list(images_b[start:stop]), device=dev)
-                raw = xssab_chunk(module, xa, xb, float(threshold), sides=sides, vjp=mode)
+                if opts.variant != "faithful":
+                    raw = _variant_chunk(model, module, xa, xb, images_a[start:stop],
+                                         images_b[start:stop], float(threshold), sides,
+                                         opts, dev, start)
+                else:
+                    raw = xssab_chunk(module, xa, xb, float(threshold), sides=sides,
+                                      vjp=mode)
                 parts.append(RawMaps(*[None if t is None else t.float().cpu().numpy()
                                        for t in (raw.similarity, raw.pos_a, raw.neg_a,
                                                  raw.pos_b, raw.neg_b, raw.n_pos)], raw.d))
@@ -266,6 +308,11 @@ class XssabMethod:
                                   sides=sides, device=device)
         results = []
         both = sides == "both"
+        opts = options or self.Options()
+        fwd, bwd = 2, (4 if both else 2)  # one forward per image; a gradient per (image, sign)
+        if opts.variant != "faithful":  # each gradient evaluation has its own forward
+            k = int(opts.samples) if opts.variant in ("smoothgrad", "intgrad") else 1
+            fwd, bwd = 2 + k * (2 if both else 1), 2 * k * (2 if both else 1)
         for i in range(len(images_a)):
             ha = _image_hw(images_a[i])
             pa, na = resize_map(raw.pos_a[i], ha), resize_map(raw.neg_a[i], ha)
@@ -280,8 +327,9 @@ class XssabMethod:
                 method=self.name, similarity=sim, threshold=float(threshold),
                 match=bool(sim >= float(threshold)), a=maps_a, b=maps_b,
                 # one forward pass per image; one gradient per (image, sign)
-                forward_passes=2, backward_passes=4 if both else 2,
+                forward_passes=fwd, backward_passes=bwd,
                 extras={"positive_arguments": int(raw.n_pos[i]),
+                        "variant": opts.variant,
                         "embedding_size": calls["embedding_size"],
                         "input_size": tuple(int(v) for v in raw.pos_a.shape[1:]),
                         "vjp": calls["vjp"],
@@ -289,3 +337,40 @@ class XssabMethod:
                         "batched_backward_calls": calls["backward_calls"]},
             ))
         return results
+
+
+
+@dataclass
+class SmoothGradOptions(Options):
+    variant: str = "smoothgrad"
+
+
+@dataclass
+class GradInputOptions(Options):
+    variant: str = "gradxinput"
+
+
+@dataclass
+class IntGradOptions(Options):
+    variant: str = "intgrad"
+
+
+class XssabSmoothGrad(XssabMethod):
+    """xSSAB with SmoothGrad by default (own name, so one benchmark run compares it)."""
+
+    name = "xssab-sg"
+    description = "xSSAB with SmoothGrad on the argument scores (options samples, noise)"
+    Options = SmoothGradOptions
+
+
+class XssabGradInput(XssabMethod):
+    name = "xssab-gxi"
+    description = "xSSAB with gradient x input on the argument scores"
+    Options = GradInputOptions
+
+
+class XssabIntGrad(XssabMethod):
+    name = "xssab-ig"
+    description = ("xSSAB with integrated gradients of the argument scores (options "
+                   "baseline black|gray, samples)")
+    Options = IntGradOptions
