@@ -56,6 +56,20 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="size each method's subset from a timed probe so that its "
                         "explanations take about SECONDS per model (printed; repeat the "
                         "run exactly with --method-pairs)")
+    p.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
+                   help="Gaussian smoothing of every method's map before ranking, "
+                        "localisation and figures (sigma in pixels; default 0 = off)")
+    p.add_argument("--deletion", action="store_true",
+                   help="also measure deletion (MoRF, LeRF) and insertion curves on the "
+                        "unpatched pairs (opt-in: 33 embeddings per pair)")
+    p.add_argument("--deletion-fill", default="blur", choices=("blur", "mean", "black"),
+                   help="what deleted pixels become / insertion starts from (default blur)")
+    p.add_argument("--randomization", action="store_true",
+                   help="also run the model-randomisation sanity check (maps of a "
+                        "weight-randomised copy; per-pair Spearman rho; opt-in)")
+    p.add_argument("--faithfulness-pairs", type=int, default=100, metavar="N",
+                   help="pairs per method for --deletion/--randomization (a balanced "
+                        "subset; 0 = all; default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of random replacement and "
                    "random methods (default %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite results in --out")
@@ -98,7 +112,10 @@ def config_from_args(args):
                        workers=args.workers,
                        ci=args.ci, bootstrap=args.bootstrap, ci_method=args.ci_method,
                        method_pairs=parse_method_pairs(args.method_pairs),
-                       budget=args.budget)
+                       budget=args.budget, smooth_sigma=args.smooth,
+                       deletion=args.deletion, deletion_fill=args.deletion_fill,
+                       randomization=args.randomization,
+                       faithfulness_pairs=args.faithfulness_pairs)
 
 
 def parse_method_pairs(text) -> dict[str, int] | None:

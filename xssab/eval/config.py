@@ -66,6 +66,16 @@ class BenchConfig:
     method_pairs: dict | None = None
     #: seconds of explanation per method and model; sizes the subsets from a timed probe
     budget: float | None = None
+    #: display-and-ranking smoothing of every method's map (Gaussian, sigma in pixels;
+    #: 0 = off) before DPR ranking, localisation, the extra metrics and the figures
+    smooth_sigma: float = 0.0
+    #: opt-in extra metrics (xssab/eval/faithfulness.py) on a balanced subset of each
+    #: method's pairs: deletion/insertion curves (fill blur|mean|black) and the
+    #: model-randomisation sanity check
+    deletion: bool = False
+    deletion_fill: str = "blur"
+    randomization: bool = False
+    faithfulness_pairs: int = 100
 
     def __post_init__(self):
         self.models = tuple(split_names(self.models))
@@ -115,6 +125,22 @@ class BenchConfig:
             if isinstance(k, bool) or not isinstance(k, int) or k < 0 or k == 1:
                 raise XssabError(f"--method-pairs {name}={k!r}: expected 0 (all pairs) or "
                                  "a whole number of at least 2")
+        from ..metrics.faithfulness import FILLS
+
+        try:
+            sigma = float(self.smooth_sigma)
+        except (TypeError, ValueError):
+            sigma = float("nan")
+        if not sigma >= 0:
+            raise XssabError(f"--smooth {self.smooth_sigma!r}: expected a sigma in pixels "
+                             ">= 0 (0 = off)")
+        if self.deletion_fill not in FILLS:
+            raise XssabError(f"--deletion-fill {self.deletion_fill!r}: expected one of "
+                             f"{', '.join(FILLS)}")
+        k = self.faithfulness_pairs
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0 or k == 1:
+            raise XssabError(f"--faithfulness-pairs {k!r}: expected 0 (all pairs) or a "
+                             "whole number of at least 2")
         if self.budget is not None and not (float(self.budget) > 0):
             raise XssabError(f"--budget {self.budget}: expected a positive number of "
                              "seconds")

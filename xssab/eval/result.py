@@ -30,6 +30,8 @@ class MethodResult:
     pair_index: np.ndarray | None = None
     #: ms_per_pair comes from the stage cache (measured by an earlier run)
     timing_cached: bool = False
+    #: opt-in extra metrics (xssab/eval/faithfulness.py): results.json fields
+    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d, r, loc = self.best_worst, self.random, self.localization
@@ -44,7 +46,8 @@ class MethodResult:
                 "area_fmr_best_worst": d.area_fmr, "area_fmr_random": r.area_fmr,
                 "gap_fmr": r.area_fmr - d.area_fmr,
                 "area_fnmr_best_worst": d.area_fnmr, "area_fnmr_random": r.area_fnmr,
-                "gap_fnmr": r.area_fnmr - d.area_fnmr}
+                "gap_fnmr": r.area_fnmr - d.area_fnmr,
+                **self.extra}
 
 
 @dataclass

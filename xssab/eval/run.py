@@ -96,6 +96,7 @@ def _run(config, models, methods, skipped, progress, executor) -> BenchResult:
     caps = config.pair_caps()
     notes: list[str] = []
     out: dict[str, ModelResult] = {}
+    rmodels: dict = {}  # weight-randomised copies (randomisation check), one per model
     for mn, model in models.items():
         ver = verify_stage.verify(model, mn, sha[mn], data, cache, eb, progress)
         rnd = replacement.dpr_random(model, mn, sha[mn], data, ver, seed, cache, executor,
@@ -119,15 +120,30 @@ def _run(config, models, methods, skipped, progress, executor) -> BenchResult:
             cached = f"{mn}/{xn}/explain" in cache.reused
             parts = explain_stage.explain_parts(sha[mn], d_x, xn, opts, ver.threshold,
                                                 "dpr")
+            if config.smooth_sigma:
+                maps = smooth_maps(maps, config.smooth_sigma)
+                parts = dict(parts, smooth_sigma=float(config.smooth_sigma))
             curve, loc = replacement.dpr_best_worst(model, mn, d_x, v_x, xn, parts, maps,
                                                     cache, executor, eb, progress)
             r_x = rnd if len(idx) == n else replacement.restrict(rnd, idx, d_x.same,
                                                                   ver.threshold)
+            extra = {}
+            if config.deletion or config.randomization:
+                from . import faithfulness
+
+                extra = faithfulness.run(model, xn, opts, d_x, v_x, maps, config, rmodels)
             results[xn] = MethodResult(xn, ms, curve, r_x, loc, maps, pair_index=idx,
-                                       timing_cached=cached)
+                                       timing_cached=cached, extra=extra)
         out[mn] = ModelResult(mn, sha[mn], ver, rnd, results, skipped[mn])
     return BenchResult(config, data, out, list(cache.computed), list(cache.reused),
                        notes=notes)
+
+
+def smooth_maps(maps: dict, sigma: float) -> dict:
+    """Every map Gaussian-smoothed (display-and-ranking option, sigma in pixels)."""
+    from ..metrics.faithfulness import gaussian_smooth
+
+    return {k: gaussian_smooth(v, sigma) for k, v in maps.items()}
 
 
 def _method_sizes(config: BenchConfig, model, methods, skipped, data, ver, caps, n

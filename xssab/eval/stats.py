@@ -99,9 +99,13 @@ def per_pair_arrays_from_dict(res: Mapping) -> dict[str, dict]:
 def model_stats(arrays: Mapping, *, n_resamples: int = 1000, level: float = 0.95,
                 method: str = "percentile", seed: int = 0) -> dict:
     """Intervals and comparisons of one model (``per_pair_arrays(...)[model]``)."""
+    initial = None
+    if arrays.get("similarity_patched") is not None:  # false decision before replacement
+        sp = np.asarray(arrays["similarity_patched"], dtype=np.float64)[:, None]
+        initial = S.decisions(sp, arrays["same"], arrays["threshold"])[:, 0]
     return S.model_intervals(arrays["same"], arrays["decisions_random"], arrays["methods"],
                              n_resamples=n_resamples, level=level, method=method,
-                             seed=seed)
+                             seed=seed, initial=initial)
 
 
 def annotate(res: dict, arrays: Mapping[str, Mapping], *, n_resamples: int = 1000,

@@ -30,9 +30,42 @@ from .intervals import (Bootstrap, Interval, benjamini_hochberg, class_mean, dif
 
 #: metric -> +1 when higher is better, -1 when lower is better (comparisons)
 COMPARED: dict[str, int] = {"gap_fmr": +1, "gap_fnmr": +1, "localization_difference": +1}
+#: sub-ranges of the replaced percentage with their own areas (5-95 is the full area)
+SUB_RANGES = ((5, 30), (30, 95))
 SCALARS = ("area_fmr_best_worst", "area_fmr_random", "gap_fmr", "area_fnmr_best_worst",
            "area_fnmr_random", "gap_fnmr", "localization_auroc",
-           "localization_auroc_control", "localization_difference")
+           "localization_auroc_control", "localization_difference") + tuple(
+    f"{kind}_{rate}{sfx}_{lo}_{hi}" for lo, hi in SUB_RANGES for rate in ("fmr", "fnmr")
+    for kind, sfx in (("area", "_best_worst"), ("area", "_random"), ("gap", ""))) + tuple(
+    f"halving_{rate}_{strat}" for rate in ("fmr", "fnmr")
+    for strat in ("best_worst", "random")) + ("halving_gap_fmr", "halving_gap_fnmr")
+
+
+def halving_percent(curve, start, percents: Sequence[float] = dpr.PERCENTS) -> np.ndarray:
+    """Replaced percentage at which a rate curve (..., P) first falls to half its value
+    ``start`` (...) before any replacement (linear interpolation between the measured
+    percents, from (0, start)); NaN when it never does up to the last percent, or when
+    ``start`` is 0."""
+    c = np.asarray(curve, dtype=np.float64)
+    r0 = np.asarray(start, dtype=np.float64)[..., None]
+    p = np.concatenate([[0.0], np.asarray(percents, dtype=np.float64)])
+    cc = np.concatenate([np.broadcast_to(r0, c.shape[:-1] + (1,)), c], axis=-1)
+    below = cc <= r0 / 2.0
+    below[..., 0] = False
+    has = below.any(axis=-1)
+    j = np.argmax(below, axis=-1)
+    jm = np.maximum(j - 1, 0)
+    c1 = np.take_along_axis(cc, jm[..., None], -1)[..., 0]
+    c2 = np.take_along_axis(cc, j[..., None], -1)[..., 0]
+    half = r0[..., 0] / 2.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(c1 != c2, (c1 - half) / (c1 - c2), 1.0)
+    out = p[jm] + frac * (p[j] - p[jm])
+    return np.where(has & (r0[..., 0] > 0), out, np.nan)
+
+
+def _halving(curve_stat, start_stat, percents):
+    return lambda idx: halving_percent(curve_stat(idx), start_stat(idx), percents)
 
 
 def decisions(scores, same, threshold: float) -> np.ndarray:
@@ -43,8 +76,11 @@ def decisions(scores, same, threshold: float) -> np.ndarray:
 
 
 def method_statistics(same, dec_best_worst, dec_random, auroc=None, auroc_control=None,
-                      percents: Sequence[float] = dpr.PERCENTS) -> dict:
-    """Statistics (for :meth:`Bootstrap.run`) of one method on its own pairs."""
+                      percents: Sequence[float] = dpr.PERCENTS, initial=None) -> dict:
+    """Statistics (for :meth:`Bootstrap.run`) of one method on its own pairs.
+
+    ``initial`` (n,) bool: the pair is a false decision before any replacement (patched
+    pair); with it the halving percentages ``halving_*`` are computed too."""
     same = np.asarray(same, dtype=bool)
     bw = np.asarray(dec_best_worst, dtype=np.float64)
     rnd = np.asarray(dec_random, dtype=np.float64)
@@ -60,6 +96,26 @@ def method_statistics(same, dec_best_worst, dec_random, auroc=None, auroc_contro
           "curve_fnmr_best_worst": class_mean(bw, same),
           "curve_fmr_random": class_mean(rnd, ~same),
           "curve_fnmr_random": class_mean(rnd, same)}
+    pc = np.asarray(percents, dtype=np.float64)
+    for lo, hi in SUB_RANGES:
+        sel = (pc >= lo) & (pc <= hi)
+        if sel.sum() < 2:
+            continue
+        ws = trapezoid_weights(pc[sel])
+        s_bw, s_r = bw[:, sel] @ ws, rnd[:, sel] @ ws
+        for rate, cls in (("fmr", ~same), ("fnmr", same)):
+            st[f"area_{rate}_best_worst_{lo}_{hi}"] = class_mean(s_bw, cls)
+            st[f"area_{rate}_random_{lo}_{hi}"] = class_mean(s_r, cls)
+            st[f"gap_{rate}_{lo}_{hi}"] = class_mean(s_r - s_bw, cls)
+    if initial is not None:
+        init = np.asarray(initial, dtype=np.float64)
+        for rate, cls in (("fmr", ~same), ("fnmr", same)):
+            r0 = class_mean(init, cls)
+            h = {strat: _halving(st[f"curve_{rate}_{strat}"], r0, pc)
+                 for strat in ("best_worst", "random")}
+            st[f"halving_{rate}_best_worst"] = h["best_worst"]
+            st[f"halving_{rate}_random"] = h["random"]
+            st[f"halving_gap_{rate}"] = difference(h["random"], h["best_worst"])
     if auroc is not None:
         au = np.asarray(auroc, dtype=np.float64)
         st["localization_auroc"] = nan_mean(au)
@@ -78,7 +134,7 @@ def _plan(same, n_resamples, level, method, seed) -> Bootstrap:
 def model_intervals(same, dec_random, methods: Mapping[str, Mapping[str, np.ndarray]], *,
                     n_resamples: int = 1000, level: float = 0.95, method: str = "percentile",
                     seed: int = 0, percents: Sequence[float] = dpr.PERCENTS,
-                    compared: Mapping[str, int] = COMPARED) -> dict:
+                    compared: Mapping[str, int] = COMPARED, initial=None) -> dict:
     """Intervals for every method of one model, and the paired comparisons.
 
     ``methods[name]``: ``decisions_best_worst`` (m, P), ``pair_index`` (m,) into the n
@@ -96,7 +152,8 @@ def model_intervals(same, dec_random, methods: Mapping[str, Mapping[str, np.ndar
         idx_of[name] = ix
         s = same[ix]
         st = method_statistics(s, arr["decisions_best_worst"], rnd[ix], arr.get("auroc"),
-                               arr.get("auroc_control"), percents)
+                               arr.get("auroc_control"), percents,
+                               None if initial is None else np.asarray(initial, bool)[ix])
         stats_of[name] = (ix, arr)
         res = _plan(s, n_resamples, level, method, seed).run(st)
         res.update({"pairs": int(ix.size), "genuine_pairs": int(s.sum()),

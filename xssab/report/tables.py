@@ -123,6 +123,40 @@ def methods_table(res: dict, model: str) -> Table:
     return t
 
 
+def curve_summaries_table(res: dict, model: str) -> Table | None:
+    """One model: summaries that do not hide the curve's shape (gaps over 5-30 % and
+    30-95 % replaced pixels, the percentage that halves the false decisions) and the
+    opt-in extra metrics (deletion/insertion areas, randomisation rho), with intervals."""
+    m = res["models"][model]
+    cols = [("FMR gap\n5-30 %", "gap_fmr_5_30", True),
+            ("FMR gap\n30-95 %", "gap_fmr_30_95", True),
+            ("FNMR gap\n5-30 %", "gap_fnmr_5_30", True),
+            ("FNMR gap\n30-95 %", "gap_fnmr_30_95", True),
+            ("FMR halved\nat % (rnd)", "halving_fmr_best_worst", False),
+            ("FNMR halved\nat % (rnd)", "halving_fnmr_best_worst", False),
+            ("deletion\nAUC (low)", "deletion_auc", False),
+            ("insertion\nAUC (high)", "insertion_auc", False),
+            ("random.\nrho (low)", "randomization_rho", False)]
+    present = [c for c in cols if any(c[1] in x for x in m["methods"].values())]
+    if not present:
+        return None
+    t = Table(title=f"{model}: curve summaries and extra metrics", title_justify="left",
+              box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    t.add_column("method", justify="left", no_wrap=True)
+    for lab, _, _ in present:
+        t.add_column(lab, justify="right", no_wrap=True)
+    for xname, x in m["methods"].items():
+        cells = []
+        for _, key, signed in present:
+            c = _cell(x, key, signed=signed, colour=signed,
+                      digits=1 if key.startswith("halving") else 3)
+            if key.startswith("halving_") and _ok(x.get(key.replace("best_worst", "random"))):
+                c += f" [dim]({x[key.replace('best_worst', 'random')]:.1f})[/]"
+            cells.append(c)
+        t.add_row(xname, *cells)
+    return t
+
+
 METRIC_LABEL = {"gap_fmr": "FMR gap", "gap_fnmr": "FNMR gap",
                 "localization_difference": "loc. diff"}
 
@@ -188,6 +222,9 @@ def print_report(res: dict, console: Console) -> None:
         ct = comparisons_table(res, name)
         if ct is not None:
             console.print(ct)
+        cs = curve_summaries_table(res, name)
+        if cs is not None:
+            console.print(cs)
     console.print(LEGEND, highlight=False)
     lines = [verdict_line(res, name) for name in res["models"]]
     lines = [ln for ln in lines if ln]
