@@ -8,9 +8,10 @@ from .hookspecs import hookimpl
 @hookimpl
 def register_explainers(register):
     from .explain.random_baseline import RandomMethod
-    from .explain.xssab import XssabGradInput, XssabIntGrad, XssabMethod, XssabSmoothGrad
+    from .explain.xssab import (XssabDecisionMap, XssabGradInput, XssabIntGrad, XssabMethod,
+                                XssabSmoothGrad)
 
     register(XssabMethod())
-    for variant in (XssabSmoothGrad, XssabGradInput, XssabIntGrad):
+    for variant in (XssabSmoothGrad, XssabGradInput, XssabIntGrad, XssabDecisionMap):
         register(variant())
     register(RandomMethod())

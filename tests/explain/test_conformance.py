@@ -50,7 +50,7 @@ METHODS = _registered()
 
 def test_first_party_methods_are_registered():
     assert {"xssab", "random", "xface", "xcos", "fggb", "corrrise", "gradcam", "gradcampp",
-            "xssab-sg", "xssab-gxi", "xssab-ig"} <= set(METHODS)
+            "xssab-sg", "xssab-gxi", "xssab-ig", "xssab-dm"} <= set(METHODS)
 
 
 @pytest.fixture(scope="module")

@@ -90,3 +90,19 @@ def test_bad_variant_options_are_one_line_errors(setup):
     with pytest.raises(XssabError, match="baseline"):
         xssab.explain_pairs(model, [a], [b], threshold=THRESHOLD, method="xssab-ig",
                             options={"baseline": "white"})
+
+
+def test_decision_map_combination(setup):
+    model, a, b, *_ = setup
+    base = xssab.explain_pairs(model, [a, b], [b, a], threshold=THRESHOLD)
+    for t in (-1.0, 1.0):  # every pair a match / every pair a non-match
+        dm = xssab.explain_pairs(model, [a], [b], threshold=t, method="xssab-dm")[0]
+        ref = xssab.explain_pairs(model, [a], [b], threshold=t)[0]
+        want = ref.a.positive if dm.match else -ref.a.negative
+        assert np.array_equal(dm.a.combined, want) and np.array_equal(
+            dm.a.positive, ref.a.positive)
+        assert dm.extras["combine"] == "decision"
+    assert base[0].extras["combine"] == "difference"
+    with pytest.raises(XssabError, match="combine"):
+        xssab.explain_pairs(model, [a], [b], threshold=THRESHOLD,
+                            options={"combine": "sum"})

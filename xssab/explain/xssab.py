@@ -47,6 +47,7 @@ from .base import Explanation, ImageMaps, MethodOptions
 from .maps import channel_abs_mean
 
 VJP_MODES = ("auto", "batched", "sequential")
+COMBINES = ("difference", "decision")
 
 
 @dataclass
@@ -77,6 +78,10 @@ class Options(MethodOptions):
     noise: float = 0.15
     #: intgrad baseline image: "black" (raw 0) or "gray" (raw 128)
     baseline: str = "black"
+    #: how ``combined`` is formed: "difference" (the paper's |G+| - |G-|, default) or
+    #: "decision" (the sign map of the pair's decision: |G+| for a match, -|G-| for a
+    #: non-match; docs/investigation.md explains why)
+    combine: str = "difference"
 
 
 @dataclass
@@ -313,23 +318,33 @@ class XssabMethod:
         if opts.variant != "faithful":  # each gradient evaluation has its own forward
             k = int(opts.samples) if opts.variant in ("smoothgrad", "intgrad") else 1
             fwd, bwd = 2 + k * (2 if both else 1), 2 * k * (2 if both else 1)
+        if opts.combine not in COMBINES:
+            raise XssabError(f"xssab option combine={opts.combine!r} is not one of "
+                             f"{', '.join(COMBINES)}")
         for i in range(len(images_a)):
+            sim = float(raw.similarity[i])
+            is_match = sim >= float(threshold)
+
+            def comb(p, n):
+                if opts.combine == "decision":
+                    return p.copy() if is_match else -n
+                return p - n
+
             ha = _image_hw(images_a[i])
             pa, na = resize_map(raw.pos_a[i], ha), resize_map(raw.neg_a[i], ha)
-            maps_a = ImageMaps(pa, na, pa - na)
+            maps_a = ImageMaps(pa, na, comb(pa, na))
             maps_b = None
             if both:
                 hb = _image_hw(images_b[i])
                 pb, nb = resize_map(raw.pos_b[i], hb), resize_map(raw.neg_b[i], hb)
-                maps_b = ImageMaps(pb, nb, pb - nb)
-            sim = float(raw.similarity[i])
+                maps_b = ImageMaps(pb, nb, comb(pb, nb))
             results.append(Explanation(
                 method=self.name, similarity=sim, threshold=float(threshold),
                 match=bool(sim >= float(threshold)), a=maps_a, b=maps_b,
                 # one forward pass per image; one gradient per (image, sign)
                 forward_passes=fwd, backward_passes=bwd,
                 extras={"positive_arguments": int(raw.n_pos[i]),
-                        "variant": opts.variant,
+                        "variant": opts.variant, "combine": opts.combine,
                         "embedding_size": calls["embedding_size"],
                         "input_size": tuple(int(v) for v in raw.pos_a.shape[1:]),
                         "vjp": calls["vjp"],
@@ -374,3 +389,15 @@ class XssabIntGrad(XssabMethod):
     description = ("xSSAB with integrated gradients of the argument scores (options "
                    "baseline black|gray, samples)")
     Options = IntGradOptions
+
+
+@dataclass
+class DecisionMapOptions(Options):
+    combine: str = "decision"
+
+
+class XssabDecisionMap(XssabMethod):
+    name = "xssab-dm"
+    description = ("xSSAB, combined = the sign map of the decision (|G+| for a match, "
+                   "-|G-| for a non-match) instead of |G+| - |G-|")
+    Options = DecisionMapOptions
