@@ -178,3 +178,24 @@ def test_negative_seed_is_one_line(assets, tmp_path, monkeypatch):
     code, text = _run(["explain", str(a), str(b), "--model", str(model), "-t", "0.3",
                        "--method", "random", "-O", "seed=-1"])
     assert code == 2 and "seed must be a non-negative integer" in text, text
+
+
+def test_explain_smooth_option_smooths_any_method(assets, tmp_path, monkeypatch):
+    from xssab.cli.cmd_explain import smooth_explanation
+
+    root, model, a, b = assets
+    monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
+    code, text = _run(["explain", str(a), str(b), "--model", str(model), "--threshold", "0.3",
+                       "--method", "random", "--smooth", "3", "--out",
+                       str(tmp_path / "s.png")])
+    assert code == 0, text
+    assert "smooth_sigma" in text
+    m = xssab.load_model(str(model))
+    res = xssab.explain(m, random_faces(1, seed=1)[0], random_faces(1, seed=2)[0],
+                        threshold=0.3)
+    sm = smooth_explanation(res, 3.0)
+    lag = lambda x: np.corrcoef(x[:, 1:].ravel(), x[:, :-1].ravel())[0, 1]  # noqa: E731
+    assert lag(sm.a.combined) > lag(res.a.combined) and sm.b is not None
+    code, text = _run(["explain", str(a), str(b), "--model", str(model), "--threshold", "0.3",
+                       "--smooth", "-1"])
+    assert code == 2 and "--smooth" in text

@@ -50,6 +50,9 @@ def add_parser(sub):
                    help="which detected face to use, 0 = largest (default)")
     p.add_argument("--detector", default=None, metavar="NAME",
                    help="registered face detector (default mtcnn, shipped; see `xssab plugins`)")
+    p.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
+                   help="Gaussian smoothing of the maps for display (sigma in pixels; "
+                        "default 0 = off; any method)")
     p.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
                    help="method option, repeatable (e.g. -O seed=1, -O patch_sizes=7,14, "
                    "-O calibration_dataset=synth for the x-face confidence)")
@@ -80,6 +83,22 @@ def parse_options(items: list[str]) -> dict:
             parsed = value
         out[key.strip()] = parsed
     return out
+
+
+def smooth_explanation(res, sigma: float):
+    """The explanation with every map Gaussian-smoothed (display option, any method)."""
+    import dataclasses
+
+    from ..explain.base import ImageMaps
+    from ..metrics.faithfulness import gaussian_smooth
+
+    def sm(m):
+        return None if m is None else ImageMaps(
+            *(gaussian_smooth(getattr(m, f), sigma) for f in ("positive", "negative",
+                                                              "combined")))
+
+    return dataclasses.replace(res, a=sm(res.a), b=sm(res.b),
+                               extras=dict(res.extras, smooth_sigma=float(sigma)))
 
 
 def run(args, console) -> int:
@@ -120,6 +139,8 @@ def run(args, console) -> int:
     threshold = resolve_threshold(model, args.threshold)
     source = "given" if args.threshold is not None else (
         getattr(model, "threshold_source", None) or "model")
+    if not float(args.smooth) >= 0:
+        raise XssabError(f"--smooth {args.smooth}: expected a sigma in pixels >= 0")
     from ..explain.api import explain as _explain
 
     align = {"auto": "auto", "on": True, "off": False}[args.align]
@@ -127,6 +148,8 @@ def run(args, console) -> int:
                    options=options, device=args.device, align=align, face_index=args.face,
                    detector=args.detector,
                    labels=(str(args.image_a), str(args.image_b)))
+    if args.smooth:
+        res = smooth_explanation(res, args.smooth)
     decision = "[bold green]MATCH[/]" if res.match else "[bold red]NO MATCH[/]"
     console.print(f"model      {model.name}")
     console.print(f"method     {res.method}")
