@@ -36,9 +36,8 @@ from typing import Sequence
 
 import numpy as np
 
-from xssab.errors import XssabError
-from xssab.explain.base import Explanation, ImageMaps, MethodOptions, pair_lists
-from xssab.explain.maps import resize_map
+from xssab import Explanation, ImageMaps, MethodOptions, XssabError
+from xssab.kit import check_pairs, l2_normalize, resize_map
 
 
 @dataclass
@@ -135,7 +134,7 @@ class GradCam:
         import torch
 
         opt = options if options is not None else GradCamOptions()
-        images_a, images_b = pair_lists(images_a, images_b, sides)
+        images_a, images_b = check_pairs(images_a, images_b, sides)
         if not images_a:
             return []
         name = layer_name(model, opt)
@@ -161,7 +160,7 @@ class GradCam:
                 if feat.dim() != 4:
                     raise XssabError(f"layer {name!r} is not spatial (shape "
                                      f"{tuple(feat.shape)}); Grad-CAM needs (N, C, h, w)")
-                e = emb / emb.norm(dim=1, keepdim=True)
+                e = l2_normalize(emb)
                 ea, eb = e[:k], e[k:]
                 sim = (ea * eb.detach()).sum(dim=1)
                 targets = [(sim, eb, slice(0, k))]

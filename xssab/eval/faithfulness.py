@@ -58,16 +58,14 @@ def randomized_model(model, seed: int):
     import onnx
 
     from .. import load_model
-    from ..models.cache import sha256_file, xssab_home
+    from .._util import atomic_write_bytes, sha256_file
+    from ..models.cache import xssab_home
 
     sha = sha256_file(model.path)[:12]
     path = Path(xssab_home()) / "bench" / "randomized" / f"{sha}-{int(seed)}.onnx"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
         proto = F.randomized_model_proto(onnx.load(str(model.path)), seed)
-        tmp = path.with_name(path.name + ".part")
-        onnx.save(proto, str(tmp))
-        tmp.replace(path)
+        atomic_write_bytes(path, proto.SerializeToString())
     card = model.card
     over = {"channel_order": card.channel_order, "mean": card.mean, "std": card.std,
             "input_size": tuple(model.input_size), "threshold": model.threshold,

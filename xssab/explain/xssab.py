@@ -208,8 +208,8 @@ def _variant_chunk(model, module, xa, xb, imgs_a, imgs_b, threshold, sides, opts
     from .xssab_variants import baseline_images, side_attributions
 
     with torch.no_grad():
-        a_d = _l2(_embedding_of(module(xa)))
-        b_d = _l2(_embedding_of(module(xb)))
+        a_d = l2_normalize(_embedding_of(module(xa)))
+        b_d = l2_normalize(_embedding_of(module(xb)))
 
     def side(x, partner, imgs, salt):
         x0 = None

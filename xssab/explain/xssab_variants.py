@@ -30,14 +30,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._util import l2_normalize
 from ..errors import XssabError
 
 VARIANTS = ("faithful", "smoothgrad", "gradxinput", "intgrad")
 BASELINES = ("black", "gray")
-
-
-def _l2(e):
-    return e / e.norm(dim=1, keepdim=True)
 
 
 def _emb(module, x):
@@ -55,7 +52,7 @@ def _grads(module, x, v_pos, v_neg):
 
     with torch.enable_grad():
         xg = x.detach().requires_grad_(True)
-        en = _l2(_emb(module, xg))
+        en = l2_normalize(_emb(module, xg))
         gp = torch.autograd.grad(en, xg, grad_outputs=v_pos, retain_graph=True)[0]
         gn = torch.autograd.grad(en, xg, grad_outputs=v_neg)[0]
     return gp.detach(), gn.detach()
@@ -73,7 +70,7 @@ def side_attributions(module, x, partner, threshold: float, variant: str, *,
     if variant in ("smoothgrad", "intgrad") and int(samples) < 1:
         raise XssabError(f"xssab option samples must be >= 1, got {samples}")
     with torch.no_grad():
-        a = _l2(_emb(module, x))
+        a = l2_normalize(_emb(module, x))
     prod = a * partner
     d = prod.shape[1]
     mask = (prod >= threshold / d).to(prod.dtype)

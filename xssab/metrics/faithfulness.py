@@ -45,11 +45,13 @@ BLUR_KERNEL = 31
 
 def fill_image(img: np.ndarray, fill: str) -> np.ndarray:
     """The fill image of ``img`` (uint8 HxWxC or HxW) for ``fill`` in :data:`FILLS`."""
-    import cv2
+    from ..kit import gaussian_blur
 
     img = np.asarray(img)
     if fill == "blur":
-        return cv2.GaussianBlur(img, (BLUR_KERNEL, BLUR_KERNEL), BLUR_SIGMA)
+        out = gaussian_blur(img, BLUR_KERNEL, BLUR_SIGMA)
+        return np.clip(np.round(out), 0, 255).astype(img.dtype) if img.dtype == np.uint8 \
+            else out.astype(img.dtype)
     if fill == "mean":
         mean = img.reshape(-1, img.shape[-1]).mean(axis=0) if img.ndim == 3 else img.mean()
         return np.broadcast_to(np.round(mean).astype(img.dtype), img.shape).copy()
@@ -120,11 +122,12 @@ def randomized_model_proto(proto, seed: int = 0):
 
 def gaussian_smooth(map_: np.ndarray, sigma: float) -> np.ndarray:
     """Display-and-ranking smoothing: Gaussian blur of a float map, sigma in pixels (0 =
-    unchanged); kernel = the odd size covering +-3 sigma; borders reflected."""
-    import cv2
+    unchanged); kernel = the odd size covering +-3 sigma; OpenCV's default border
+    (reflect-101), through :func:`xssab.kit.gaussian_blur`."""
+    from ..kit import gaussian_blur
 
     m = np.asarray(map_, np.float32)
     if not sigma or float(sigma) <= 0:
         return m
     k = 2 * int(np.ceil(3.0 * float(sigma))) + 1
-    return cv2.GaussianBlur(m, (k, k), float(sigma), borderType=cv2.BORDER_REFLECT)
+    return gaussian_blur(m, k, float(sigma)).astype(np.float32)

