@@ -205,7 +205,7 @@ def _variant_chunk(model, module, xa, xb, imgs_a, imgs_b, threshold, sides, opts
     """A chunk with a non-faithful attribution step (xssab_variants), as RawMaps."""
     import torch
 
-    from .xssab_variants import baseline_images, side_attributions
+    from .xssab_variants import baseline_images, noise_seeds, side_attributions
 
     with torch.no_grad():
         a_d = l2_normalize(_embedding_of(module(xa)))
@@ -217,7 +217,8 @@ def _variant_chunk(model, module, xa, xb, imgs_a, imgs_b, threshold, sides, opts
             x0 = model.input_tensor(baseline_images(imgs, opts.baseline), device=dev)
         tp, tn, sim, n_pos = side_attributions(
             module, x, partner, threshold, opts.variant, samples=opts.samples,
-            noise=opts.noise, x0=x0, seed=int(opts.seed) * 1_000_003 + start * 2 + salt)
+            noise=opts.noise, x0=x0, seed=int(opts.seed) * 2 + salt,
+            seeds=noise_seeds(imgs, int(opts.seed)))
         return channel_abs_mean(tp), channel_abs_mean(tn), sim, n_pos
 
     pa, na, sim, n_pos = side(xa, b_d, imgs_a, 0)

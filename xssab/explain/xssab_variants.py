@@ -13,8 +13,9 @@ does (mean over channels of ``|T|``), then ``combined = positive - negative``:
 * ``faithful``  T = d s/dx at x (the paper's method; :mod:`xssab.explain.xssab`).
 * ``smoothgrad`` (Smilkov et al. 2017) T = mean over ``samples`` noisy copies
   ``x + eps``, ``eps ~ N(0, (noise * (max x - min x))^2)`` per image, of d s/dx at the copy
-  (the noise is drawn from ``numpy.random.default_rng(seed)``; the same noise for both
-  signs; P, N and the partner stay those of the clean pair).
+  (the noise of an image is drawn from ``numpy.random.default_rng([seed, crc32 of the
+  image's bytes])``, so a pair's map does not depend on its batch; the same noise for
+  both signs; P, N and the partner stay those of the clean pair).
 * ``gradxinput`` T = x * d s/dx (the model-input tensor, i.e. after the model's own
   normalisation; first-order Taylor contribution of each input value around 0).
 * ``intgrad`` (Sundararajan et al. 2017) T = (x - x0) * mean_{k=1..samples}
@@ -58,10 +59,23 @@ def _grads(module, x, v_pos, v_neg):
     return gp.detach(), gn.detach()
 
 
+def noise_seeds(images, seed: int) -> list[int]:
+    """One noise seed per image from the run seed and the image's bytes, so that a pair's
+    SmoothGrad map does not depend on which other pairs share its batch."""
+    import zlib
+
+    return [zlib.crc32(np.ascontiguousarray(img).tobytes()) ^ (int(seed) & 0xFFFFFFFF)
+            for img in images]
+
+
 def side_attributions(module, x, partner, threshold: float, variant: str, *,
-                      samples: int = 16, noise: float = 0.15, x0=None, seed: int = 0):
+                      samples: int = 16, noise: float = 0.15, x0=None, seed: int = 0,
+                      seeds=None):
     """Attribution tensors (T_pos, T_neg) (n, 3, H, W) of the images ``x`` against the
-    fixed normalised ``partner`` embeddings (n, d), plus (similarity, n_pos)."""
+    fixed normalised ``partner`` embeddings (n, d), plus (similarity, n_pos).
+
+    SmoothGrad's noise for row i comes from ``numpy.random.default_rng([seed,
+    seeds[i]])`` (``seeds`` default: the row index)."""
     import torch
 
     if variant not in VARIANTS:
@@ -85,11 +99,12 @@ def side_attributions(module, x, partner, threshold: float, variant: str, *,
     tp, tn = torch.zeros_like(x), torch.zeros_like(x)
     n = int(samples)
     if variant == "smoothgrad":
-        rng = np.random.default_rng(seed)
+        rows = list(seeds) if seeds is not None else list(range(x.shape[0]))
+        draws = np.stack([np.random.default_rng([int(seed) & 0xFFFFFFFF, int(r)])
+                          .standard_normal((n,) + tuple(x.shape[1:])) for r in rows], 1)
         span = (x.flatten(1).amax(dim=1) - x.flatten(1).amin(dim=1)).view(-1, 1, 1, 1)
-        for _ in range(n):
-            eps = torch.as_tensor(rng.standard_normal(tuple(x.shape)), dtype=x.dtype,
-                                  device=x.device)
+        for k in range(n):
+            eps = torch.as_tensor(draws[k], dtype=x.dtype, device=x.device)
             gp, gn = _grads(module, x + eps * (float(noise) * span), v_pos, v_neg)
             tp += gp
             tn += gn
