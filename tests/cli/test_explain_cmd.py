@@ -186,7 +186,7 @@ def test_explain_smooth_option_smooths_any_method(assets, tmp_path, monkeypatch)
     root, model, a, b = assets
     monkeypatch.setenv("XSSAB_HOME", str(tmp_path / "home"))
     code, text = _run(["explain", str(a), str(b), "--model", str(model), "--threshold", "0.3",
-                       "--method", "random", "--smooth", "3", "--out",
+                       "--method", "random", "--smooth", "3", "-v", "--out",
                        str(tmp_path / "s.png")])
     assert code == 0, text
     assert "smooth_sigma" in text
