@@ -24,9 +24,10 @@ that map for ``s`` (gradient g), ``negative`` the same for ``-s`` (gradient -g);
 ``combined = positive - negative``.
 
 Maps are computed on the h x w grid (7x7 for 112x112 IResNets) and upsampled to each
-image with :func:`xssab.explain.maps.resize_map` (bilinear). ``extras``: ``layer``,
-``grid`` (h, w). Deterministic; ``forward_passes = 2``, ``backward_passes`` = 1 per
-explained image.
+image with :func:`xssab.kit.resize_map` (bilinear). ``extras``: ``layer``,
+``grid`` (h, w). Deterministic; ``forward_passes = 2`` per pair; ``backward_passes = 0``
+(passes count image gradients, and Grad-CAM's gradient stops at the layer: one partial
+backward per explained image, from the score down to F).
 """
 
 from __future__ import annotations
@@ -62,12 +63,25 @@ def layer_forward(model, name: str):
 
     outputs = list(getattr(model, "output_names", []) or [])
     emb_name = getattr(model, "embedding_output", None)
-    if name in outputs:
-        def run(x):
-            out = model.torch_outputs(x)
-            return out[emb_name], out[name]
-        return run
     graph = model.torch_graph
+    if name in outputs:
+        # through model.torch_module (so the pass counters see the forward), catching the
+        # full output tuple of the graph it wraps
+        idx = outputs.index(name)
+
+        def run(x):
+            store = {}
+
+            def hook(_m, _inp, out):
+                store["out"] = out
+
+            h = graph.register_forward_hook(hook)
+            try:
+                emb = model.torch_module(x)
+            finally:
+                h.remove()
+            return emb, store["out"][idx]
+        return run
     modules = dict(graph.named_modules())
     if name not in modules or name == "":
         spatial = [o for o in outputs if o != emb_name]
@@ -178,7 +192,8 @@ class GradCam:
                 out.append(Explanation(
                     method=self.name, similarity=float(sims[i]), threshold=t,
                     match=bool(sims[i] >= t), a=a_maps, b=b_maps, forward_passes=2,
-                    backward_passes=1 if sides == "a" else 2,
+                    # the gradient stops at the layer: no image gradient is computed
+                    backward_passes=0,
                     extras={"layer": name, "grid": list(grids[0][2].shape[1:])}))
         return out
 

@@ -318,7 +318,8 @@ class XssabMethod:
         fwd, bwd = 2, (4 if both else 2)  # one forward per image; a gradient per (image, sign)
         if opts.variant != "faithful":  # each gradient evaluation has its own forward
             k = int(opts.samples) if opts.variant in ("smoothgrad", "intgrad") else 1
-            fwd, bwd = 2 + k * (2 if both else 1), 2 * k * (2 if both else 1)
+            # clean A and B, then per explained side one clean forward + k gradient forwards
+            fwd, bwd = 2 + (1 + k) * (2 if both else 1), 2 * k * (2 if both else 1)
         if opts.combine not in COMBINES:
             raise XssabError(f"xssab option combine={opts.combine!r} is not one of "
                              f"{', '.join(COMBINES)}")
