@@ -650,6 +650,120 @@ case("bench-out-under-a-file", "bench-cache", BENCH + """
 raise SystemExit(run(data("d", 5), T / "file" / "out"))
 """, env={"XSSAB_HOME": "{T}/home"}, timeout=240)
 
+# --- the map export (xssab explain --dataset ... --out MAPS) and its store
+EXPORT = """
+import shutil, subprocess, sys
+sys.path.insert(0, SRC)
+import cv2, numpy as np
+from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from xssab.cli.main import main
+model = str(export_onnx(small_iresnet(seed=3), T / "tiny.onnx"))
+def data(name, seed):
+    return folder_dataset(T / name, 6, seed=seed, jitter=20, noise_seed=seed)
+def export(d, out, *extra):
+    return main(["explain", "--dataset", "folder", "--data", str(d), "--model", model,
+                 "-t", "0.3", "--out", str(out), "--chunk-pairs", "2", "--dtype", "float32",
+                 *extra])
+def arrays(out):
+    import zarr
+    g = zarr.open_group(str(out), mode="r", zarr_format=2)
+    return {k: np.asarray(g[k][:]) for k in ("combined", "positive", "similarity")}
+def same(a, b):
+    return all(np.array_equal(a[k], b[k]) for k in a)
+"""
+case("export-out-under-a-file", "export", EXPORT + """
+(T / "file").write_text("x")
+raise SystemExit(export(data("d", 5), T / "file" / "maps"))
+""", timeout=120)
+case("export-out-locked-by-another-run", "export", EXPORT + """
+d = data("d", 5)
+assert export(d, T / "maps") == 0  # a store another run is now (re)writing:
+holder = subprocess.Popen([sys.executable, "-c", "import sys; from filelock import FileLock; "
+                           f"l = FileLock({str(T / 'maps' / '.xssab.lock')!r}); l.acquire(); "
+                           "print('held', flush=True); sys.stdin.read()"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+assert holder.stdout.readline().strip() == "held"
+try:  # --force would replace the store under the other run
+    rc = export(d, T / "maps", "--force", "--method", "random")
+finally:
+    holder.stdin.close(); holder.wait()
+raise SystemExit(rc)
+""", flag="data-loss", timeout=120)
+case("export-resume-other-data-same-names", "export", EXPORT + """
+assert export(data("a", 5), T / "maps") == 0
+raise SystemExit(export(data("b", 6), T / "maps"))
+""", flag="data-loss", timeout=120)
+case("export-resume-images-changed", "export", EXPORT + """
+d = data("d", 5)
+assert export(d, T / "maps") == 0
+cv2.imwrite(str(d / "00001.png"), 255 - cv2.imread(str(d / "00001.png")))
+raise SystemExit(export(d, T / "maps"))
+""", flag="data-loss", timeout=120)
+case("export-damaged-chunk", "export", EXPORT + """
+d = data("d", 5)
+assert export(d, T / "maps") == 0
+ref = arrays(T / "maps")
+(T / "maps" / "combined" / "1.0.0.0").unlink()
+p = T / "maps" / "positive" / "2.0.0.0"
+p.write_bytes(p.read_bytes()[:40])
+rc = export(d, T / "maps")
+raise SystemExit(0 if rc == 0 and same(arrays(T / "maps"), ref) else 3)
+""", expect="ok", flag="data-loss", timeout=120)
+
+# --- the aligned-crop cache (align=true): XSSAB_HOME/aligned/<key>/
+ALIGNED = """
+import numpy as np, cv2
+import xssab
+class NoFace:  # finds no face: the crop is the resized image (deterministic, fast)
+    name = "noface"
+    def detect(self, images):
+        return [[] for _ in images]
+(T / "d").mkdir()
+for i in range(4):
+    cv2.imwrite(str(T / "d" / f"{i:05d}.png"),
+                np.random.default_rng(i).integers(0, 255, (60, 50, 3), dtype=np.uint8))
+(T / "d" / "pairs.txt").write_text("00000.png 00001.png 1\\n00002.png 00003.png -1\\n")
+def ds():
+    return xssab.get_dataset("folder", path=T / "d", align=True, detector=NoFace(),
+                             align_size=32)
+def fresh(key):
+    return cv2.resize(cv2.imread(str(T / "d" / key))[:, :, ::-1], (32, 32),
+                      interpolation=cv2.INTER_AREA)
+def entry(key):
+    a = ds().aligned
+    return a.path(key, ds()._load_raw) if a.path.__code__.co_argcount > 2 else a.path(key)
+"""
+case("aligned-cache-image-changed", "aligned-cache", ALIGNED + """
+ds().load("00000.png")
+cv2.imwrite(str(T / "d" / "00000.png"), np.full((60, 50, 3), 7, np.uint8))
+got = ds().load("00000.png")
+raise SystemExit(0 if np.array_equal(got, fresh("00000.png")) else 3)
+""", expect="ok", flag="data-loss")
+case("aligned-cache-truncated-entry", "aligned-cache", ALIGNED + """
+want = ds().load("00001.png")
+e = entry("00001.png")
+e.write_bytes(e.read_bytes()[:100])
+raise SystemExit(0 if np.array_equal(ds().load("00001.png"), want) else 3)
+""", expect="ok", flag="data-loss")
+case("aligned-cache-wrong-size-entry", "aligned-cache", ALIGNED + """
+want = ds().load("00001.png")
+cv2.imwrite(str(entry("00001.png")), np.zeros((50, 50, 3), np.uint8))
+raise SystemExit(0 if np.array_equal(ds().load("00001.png"), want) else 3)
+""", expect="ok", flag="data-loss")
+case("aligned-cache-same-size-other-pixels", "aligned-cache", ALIGNED + """
+want = ds().load("00001.png")
+cv2.imwrite(str(entry("00001.png")), np.zeros((32, 32, 3), np.uint8))
+raise SystemExit(0 if np.array_equal(ds().load("00001.png"), want) else 3)
+""", expect="ok", flag="data-loss")
+case("aligned-cache-key-escape", "aligned-cache", ALIGNED + """
+from xssab.align.cache import AlignedCache
+c = AlignedCache("x", 32, NoFace(), root=T / "home" / "a" / "b")
+c.get("../../../escape", lambda k: np.zeros((40, 40, 3), np.uint8))
+outside = [p for p in T.rglob("*.png") if p.parent != T / "d"
+           and (T / "home" / "a" / "b") not in p.parents]
+raise SystemExit(3 if outside else 0)
+""", expect="ok", flag="security")
+
 # ------------------------------------------------------------------------ runner
 HARNESS = """
 import sys

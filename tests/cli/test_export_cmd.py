@@ -141,3 +141,66 @@ def test_synth_export_writes_resumes_reads_back(tmp_path):
     assert s.array("same").sum() == 6 and s.array("combined").shape[:2] == (12, 2)
     assert np.isfinite(s.array("combined").astype(np.float32)).all()
     assert s.attrs["threshold_source"] and s.attrs["storage_max_rel_error"] < 1e-3
+
+
+def test_export_out_checked_and_locked_before_any_work(assets, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    def no_work(*a, **k):
+        raise AssertionError("the model was loaded before --out was checked")
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(xssab, "load_model", no_work)
+    rc, text = _run(_argv(assets, tmp_path / "file" / "maps"))
+    assert rc == 2 and "is a file, not a folder" in text, text
+    # another process holds the store: one line, nothing loaded or written
+    out = tmp_path / "busy"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock; "
+         f"lock = FileLock({str(out / '.xssab.lock')!r}); lock.acquire(); print('held', flush=True); "
+         "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        rc, text = _run(_argv(assets, out))
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert rc == 2 and "in use by another xssab run" in text, text
+    assert sorted(q.name for q in out.iterdir()) == [".xssab.lock"]
+
+
+def test_resume_refuses_other_images_and_recomputes_damaged_chunks(assets, tmp_path):
+    import shutil
+
+    import cv2
+
+    model, data = assets
+    mine = shutil.copytree(data, tmp_path / "data")
+    out = tmp_path / "maps"
+    argv = ["explain", "--dataset", "folder", "--data", str(mine), "--model", str(model),
+            "-t", "0.3", "--out", str(out), "--chunk-pairs", "3", "--dtype", "float32"]
+    rc, text = _run(argv)
+    assert rc == 0, text
+    full = _arrays(out)
+    # the same pair names in another folder with other images: refused, not mixed
+    other = tmp_path / "other"
+    folder_dataset(other, N, seed=9, jitter=20, noise_seed=2)
+    rc, text = _run([*argv[:4], str(other), *argv[5:]])
+    assert rc == 2 and "other settings" in text and "data" in text, text
+    # an image changed in place: the stored maps no longer match the data
+    img = cv2.imread(str(mine / "00001.png"))
+    cv2.imwrite(str(mine / "00001.png"), 255 - img)
+    rc, text = _run(argv)
+    errors = [ln for ln in text.splitlines() if "error" in ln]
+    assert rc == 2 and len(errors) == 1 and "data_fingerprint" in errors[0], text
+    cv2.imwrite(str(mine / "00001.png"), img)
+    # a damaged chunk (its file gone: zarr would read zeros) is recomputed, not kept
+    (out / "combined" / "1.0.0.0").unlink()
+    rc, text = _run(argv)
+    assert rc == 0 and "computed   3 pairs" in text and "repaired   1" in text, text
+    again = _arrays(out)
+    for k in full:
+        np.testing.assert_array_equal(again[k], full[k], err_msg=k)
+    assert (out / ".xssab.lock").exists() and MapStore.read(out).complete

@@ -93,3 +93,53 @@ def test_interrupted_creation_restarts_but_foreign_zarr_is_kept(tmp_path):
     with pytest.raises(XssabError, match="not an xssab map store"):
         MapStore.open(tmp_path / "foreign", settings=SETTINGS, pairs=PAIRS, map_size=(6, 5))
     assert (tmp_path / "foreign" / "data").exists()
+
+
+def _written_store(tmp_path, rng):
+    store = MapStore.open(tmp_path / "m", settings=SETTINGS, pairs=PAIRS, map_size=(6, 5))
+    for k in range(store.n_chunks):
+        store.write_chunk(k, _chunk(store, k, rng))
+    return store
+
+
+def test_damaged_chunks_are_recomputed_never_kept(tmp_path):
+    """A chunk marked done whose files were deleted, truncated or altered is pending again
+    on reopening (zarr would serve a missing chunk file as zeros)."""
+    import zarr
+
+    _written_store(tmp_path, np.random.default_rng(1))
+    m = tmp_path / "m"
+    (m / "combined" / "0.0.0.0").unlink()  # missing: zarr reads the fill value 0
+    data = (m / "positive" / "1.0.0.0").read_bytes()
+    (m / "positive" / "1.0.0.0").write_bytes(data[: len(data) // 2])  # truncated
+    g = zarr.open_group(str(m), mode="r+", zarr_format=2)
+    g["similarity"][4] = 0.125  # altered value of chunk 2 (still decodes)
+    again = MapStore.open(m, settings=SETTINGS, pairs=PAIRS, map_size=(6, 5))
+    assert again.repaired == [0, 1, 2] and again.pending() == [0, 1, 2]
+    # an intact store reopens with nothing to redo
+    rng = np.random.default_rng(2)
+    for k in again.pending():
+        again.write_chunk(k, _chunk(again, k, rng))
+    third = MapStore.open(m, settings=SETTINGS, pairs=PAIRS, map_size=(6, 5))
+    assert third.repaired == [] and third.pending() == [] and third.complete
+
+
+def test_damaged_bookkeeping_is_refused_in_one_line(tmp_path):
+    _written_store(tmp_path, np.random.default_rng(3))
+    (tmp_path / "m" / "chunk_sha256" / ".zarray").write_text("{not json")
+    with pytest.raises(XssabError, match="bookkeeping is damaged.*--force") as exc:
+        MapStore.open(tmp_path / "m", settings=SETTINGS, pairs=PAIRS, map_size=(6, 5))
+    assert "\n" not in str(exc.value)
+
+
+def test_store_creation_keeps_the_lock_of_the_running_export(tmp_path):
+    """``folder_lock`` puts ``.xssab.lock`` in the store folder: creating (or recreating
+    with --force) must neither refuse that folder nor delete the held lock file."""
+    from xssab.safe_output import LOCK_NAME, folder_lock
+
+    with folder_lock(tmp_path / "m"):
+        s = MapStore.open(tmp_path / "m", settings=SETTINGS, pairs=PAIRS, map_size=(6, 5))
+        assert s.pending() == [0, 1, 2] and (tmp_path / "m" / LOCK_NAME).exists()
+        s = MapStore.open(tmp_path / "m", settings=dict(SETTINGS, dtype="float32"),
+                          pairs=PAIRS, map_size=(6, 5), force=True)
+        assert s.attrs["dtype"] == "float32" and (tmp_path / "m" / LOCK_NAME).exists()

@@ -279,3 +279,33 @@ def test_stage_cache_entries(box, data):
             validate=lambda a, m: a["scores"].shape == (3, 2))
     assert np.array_equal(arrays["scores"], want) and meta["threshold"] == 0.25
     assert_confined(seen, box)
+
+
+class _NoFace:
+    name = "noface"
+
+    def detect(self, images):
+        return [[] for _ in images]
+
+
+@settings(FUZZ, max_examples=20)
+@given(data=st.data())
+def test_aligned_crop_cache_entries(box, data):
+    """A mutated aligned-crop entry is the stored crop or recomputed, never an error."""
+    from xssab.align.cache import AlignedCache
+
+    raw = np.random.default_rng(7).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+    src = box / "img.png"
+    cv2.imwrite(str(src), raw)
+    root = box / "aligned"
+    shutil.rmtree(root, ignore_errors=True)
+    c = AlignedCache("fuzz", 24, _NoFace(), root=root, source=lambda k: src)
+    want = c.get("a/b", lambda k: raw)
+    entry = c.path("a/b")
+    entry.write_bytes(data.draw(st.one_of(mutated(entry.read_bytes()),
+                                          st.binary(max_size=200))))
+    with opened() as seen, bounded_memory():
+        kind, got = outcome(AlignedCache("fuzz", 24, _NoFace(), root=root,
+                                         source=lambda k: src).get, "a/b", lambda k: raw)
+    assert kind == "ok" and np.array_equal(got, want)
+    assert_confined(seen, box)

@@ -7,6 +7,7 @@ when ``--dataset`` is given.
 
 from __future__ import annotations
 
+import os
 import time
 
 from ..errors import XssabError
@@ -41,6 +42,21 @@ def add_arguments(p) -> None:
 
 
 def run(args, console) -> int:
+    if args.image_a is not None or args.image_b is not None:
+        raise XssabError("--dataset exports a whole dataset; give no image files with it")
+    if args.out is None:
+        raise XssabError("--dataset needs --out MAPS (the map store folder)")
+    if args.pairs < 0:
+        raise XssabError(f"--pairs {args.pairs}: expected 0 (all) or a positive number")
+    from ..safe_output import folder_lock
+
+    # --out is checked writable and locked before any work (as the bench's --out): a
+    # read-only place fails now, and a second export into the same store stops at once
+    with folder_lock(args.out):
+        return _run(args, console)
+
+
+def _run(args, console) -> int:
     import xssab
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -54,12 +70,6 @@ def run(args, console) -> int:
     from ..registry import get_explainer
     from .cmd_explain import parse_options
 
-    if args.image_a is not None or args.image_b is not None:
-        raise XssabError("--dataset exports a whole dataset; give no image files with it")
-    if args.out is None:
-        raise XssabError("--dataset needs --out MAPS (the map store folder)")
-    if args.pairs < 0:
-        raise XssabError(f"--pairs {args.pairs}: expected 0 (all) or a positive number")
     meth = get_explainer(args.method)
     raw = parse_options(args.option)
     try:
@@ -82,7 +92,9 @@ def run(args, console) -> int:
     ds = open_dataset(args.dataset, args.data, min_pairs=args.pairs)
     pairs = balanced_subset(list(ds.pairs()), args.pairs)
     settings = {"model": model.name, "model_sha256": sha256_file(model.path),
-                "dataset": args.dataset, "data": str(args.data) if args.data else None,
+                "model_overrides": [list(kv) for kv in overrides],
+                "dataset": args.dataset,
+                "data": os.path.abspath(os.path.expanduser(args.data)) if args.data else None,
                 "threshold_source": t_source, "device": args.device,
                 "xssab_version": xssab.__version__}
     executor = make_executor(args.executor, workers=args.workers, address=args.address)
@@ -123,6 +135,9 @@ def run(args, console) -> int:
     else:
         console.print("computed   nothing: every chunk was already in the store",
                       highlight=False)
+    if summary.get("repaired_chunks"):
+        console.print(f"repaired   {len(summary['repaired_chunks'])} damaged chunk(s) "
+                      f"recomputed: {summary['repaired_chunks']}", highlight=False)
     if args.dtype == "float16":
         console.print(f"float16    max abs error {summary['storage_max_abs_error']:.3g} "
                       f"({summary['storage_max_rel_error']:.3g} of the largest |value|)",

@@ -85,8 +85,9 @@ class FolderDataset:
         self.pairs_path = self._find_list(path, pairs_file)
         self._pairs = self._read_pairs(self.pairs_path)
         self._identities = pairs_identities(self._pairs)
-        self.aligned = aligned_cache(f"folder:{self.root.resolve()}", align, None, detector,
-                                     align_size)
+        self.aligned = aligned_cache(
+            f"folder:{self.root.resolve()}", align, None, detector, align_size,
+            source=lambda key: confined(self.root, key, "image", self.pairs_path.name))
 
     @staticmethod
     def _find_list(root: Path, pairs_file) -> Path:

@@ -67,7 +67,7 @@ class LfwDataset:
         self.crop = crop
         self._keys: list[str] | None = None
         self.aligned = aligned_cache(f"lfw:{self.root.resolve()}", align, crop, detector,
-                                     align_size)
+                                     align_size, source=self.file)
 
     # ------------------------------------------------------------------
     def _detect_ext(self) -> str:

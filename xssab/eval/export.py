@@ -65,7 +65,27 @@ def export_maps(*, dataset, pairs, settings: dict, model, spec, method, options,
     data, device ...); method, options, threshold, dtype and chunking are added here.
     ``on_progress(done_pairs, total_pairs)`` after each chunk. ``stop_after`` stops after
     that many chunks of this session (tests use it to simulate an interruption).
-    Returns the session summary (pairs computed, seconds, pairs/s, executor)."""
+    Returns the session summary (pairs computed, seconds, pairs/s, executor).
+
+    ``out`` is locked for the whole call (``xssab.safe_output.folder_lock``: checked
+    writable first; another process exporting into it: one-line error). The store's
+    identity includes a content fingerprint of the images behind ``pairs``
+    (``xssab.data.fingerprint``), so a resume after images changed in place, or with the
+    same pair names in another folder, is refused instead of mixing maps."""
+    from ..safe_output import folder_lock
+
+    with folder_lock(out):
+        return _export(dataset=dataset, pairs=pairs, settings=settings, model=model,
+                       spec=spec, method=method, options=options, threshold=threshold,
+                       out=out, executor=executor, chunk_pairs=chunk_pairs, dtype=dtype,
+                       force=force, on_progress=on_progress, stop_after=stop_after)
+
+
+def _export(*, dataset, pairs, settings, model, spec, method, options, threshold, out,
+            executor, chunk_pairs, dtype, force, on_progress, stop_after) -> dict[str, Any]:
+    from ..data.fingerprint import dataset_fingerprint
+    from .scoring import pair_keys
+
     if chunk_pairs < 1:
         raise XssabError(f"--chunk-pairs {chunk_pairs}: expected a positive number")
     if not pairs:
@@ -75,6 +95,8 @@ def export_maps(*, dataset, pairs, settings: dict, model, spec, method, options,
     settings = dict(settings, method=method, options=options_dict(options),
                     threshold=float(threshold), dtype=dtype, chunk_pairs=int(chunk_pairs),
                     sides="both")
+    if "data_fingerprint" not in settings:
+        settings["data_fingerprint"] = dataset_fingerprint(dataset, pair_keys(pairs))
     store = MapStore.open(out, settings=settings, pairs=pairs, map_size=map_size,
                           force=force)
     pending = store.pending()
@@ -118,4 +140,4 @@ def export_maps(*, dataset, pairs, settings: dict, model, spec, method, options,
                 compute_seconds=store.attrs["compute_seconds"],
                 storage_max_abs_error=store.attrs["storage_max_abs_error"],
                 storage_max_rel_error=store.attrs["storage_max_rel_error"],
-                pending_chunks=len(store.pending()))
+                pending_chunks=len(store.pending()), repaired_chunks=list(store.repaired))
