@@ -183,9 +183,9 @@ def read_image(path: str | os.PathLike, *, error: type[XssabError] = XssabError,
     return decode_image(buf, str(p), error=error, unchanged=unchanged)
 
 
-def write_png(path: str | os.PathLike, image: np.ndarray, *,
-              error: type[XssabError] = XssabError) -> None:
-    """Lossless PNG of a uint8 RGB (H, W, 3) image or a one-channel (H, W) map."""
+def encode_png(image: np.ndarray, what: str, *,
+               error: type[XssabError] = XssabError) -> bytes:
+    """Lossless PNG bytes of a uint8 RGB (H, W, 3) image or a one-channel (H, W) map."""
     import cv2
 
     arr = np.asarray(image)
@@ -193,8 +193,14 @@ def write_png(path: str | os.PathLike, image: np.ndarray, *,
         arr = np.ascontiguousarray(arr[:, :, ::-1])  # OpenCV writes BGR
     ok, buf = cv2.imencode(".png", arr)
     if not ok:  # pragma: no cover
-        raise error(f"cannot encode {path}")
-    Path(path).write_bytes(buf.tobytes())
+        raise error(f"cannot encode {what}")
+    return buf.tobytes()
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray, *,
+              error: type[XssabError] = XssabError) -> None:
+    """Write :func:`encode_png` of ``image`` to ``path``."""
+    Path(path).write_bytes(encode_png(image, str(path), error=error))
 
 
 def to_rgb(image: Any) -> np.ndarray:

@@ -90,15 +90,10 @@ class AlignedCache:
         return self.dir / stem[:2] / f"{stem}.{fp[:32]}.png"
 
     def _write(self, entry: Path, crop: np.ndarray) -> None:
-        import cv2
-
-        from .._util import atomic_write_bytes
+        from .._util import atomic_write_bytes, encode_png
         from ..errors import XssabError
 
-        ok, buf = cv2.imencode(".png", np.ascontiguousarray(np.asarray(crop)[:, :, ::-1]))
-        if not ok:  # pragma: no cover
-            raise XssabError(f"cannot encode the aligned crop of {entry}")
-        png = buf.tobytes()
+        png = encode_png(crop, f"the aligned crop of {entry}")
         try:
             atomic_write_bytes(entry, png + _TRAILER + hashlib.sha256(png).digest())
             for old in entry.parent.glob(entry.name.split(".", 1)[0] + ".*.png"):
