@@ -372,3 +372,17 @@ def folder_dataset(root, n_pairs: int, seed: int, jitter: int, noise_seed: int):
         lines.append(f"{2 * i + 1:05d}.png {2 * i + 2:05d}.png {1 if same else -1}")
     (data / "pairs.txt").write_text("\n".join(lines) + "\n")
     return data
+
+
+def model_and_folder(root, n_pairs: int, *, model_seed: int = 3, data_seed: int = 5,
+                     jitter: int = 20, noise_seed: int = 0, model_name: str = "tiny.onnx",
+                     style: str = "dynamic"):
+    """A tiny IResNet ONNX (``small_iresnet(seed=model_seed)`` exported as
+    ``root/model_name``) and a ``folder_dataset`` of ``n_pairs`` pairs under ``root/data``:
+    the usual assets of the end-to-end bench/export/calibrate tests. Returns
+    ``(model_path, data_folder)``."""
+    root = Path(root)
+    model = export_onnx(small_iresnet(seed=model_seed), root / model_name, style)
+    data = folder_dataset(root / "data", n_pairs, seed=data_seed, jitter=jitter,
+                          noise_seed=noise_seed)
+    return model, data

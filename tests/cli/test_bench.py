@@ -13,17 +13,14 @@ from xssab.eval import data as data_stage
 from xssab.eval import replacement
 from xssab.report.results import validate_results
 
-from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from tests.graphs import model_and_folder
 
 N_PAIRS = 8
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bench_assets")
-    model = export_onnx(small_iresnet(seed=3), root / "tiny.onnx")
-    data = folder_dataset(root / "data", N_PAIRS, seed=5, jitter=20, noise_seed=0)
-    return model, data
+    return model_and_folder(tmp_path_factory.mktemp("bench_assets"), N_PAIRS)
 
 
 def _argv(assets, out, *extra):

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from tests.graphs import model_and_folder
 
 N_PAIRS = 8
 
@@ -117,8 +117,7 @@ def _numbers(path: Path) -> dict:
 
 
 def test_killed_bench_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
-    model = export_onnx(small_iresnet(seed=3), tmp_path / "tiny.onnx")
-    data = folder_dataset(tmp_path / "data", N_PAIRS, seed=5, jitter=20, noise_seed=0)
+    model, data = model_and_folder(tmp_path, N_PAIRS)
     home = tmp_path / "home"
     bench = home / "bench"
     out = tmp_path / "out"
@@ -162,8 +161,7 @@ def test_interrupt_while_writing_leaves_no_partial_cache_file(tmp_path, monkeypa
     a cache name, and the rerun completes to the uninterrupted result."""
     import io
 
-    model = export_onnx(small_iresnet(seed=3), tmp_path / "tiny.onnx")
-    data = folder_dataset(tmp_path / "data", 4, seed=5, jitter=20, noise_seed=0)
+    model, data = model_and_folder(tmp_path, 4)
     home = tmp_path / "home"
     monkeypatch.setenv("XSSAB_HOME", str(home))
     real = np.savez

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 import xssab
-from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from tests.graphs import model_and_folder
 from xssab.cli.main import main
 from xssab.metrics.verification import eer
 
@@ -20,10 +20,8 @@ N_PAIRS = 20
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("calibrate_cmd")
-    model = export_onnx(small_iresnet(seed=10), root / "calcli.onnx")
-    data = folder_dataset(root / "data", N_PAIRS, seed=41, jitter=25, noise_seed=1)
-    return model, data
+    return model_and_folder(tmp_path_factory.mktemp("calibrate_cmd"), N_PAIRS, model_seed=10,
+                            data_seed=41, jitter=25, noise_seed=1, model_name="calcli.onnx")
 
 
 def _run(argv):

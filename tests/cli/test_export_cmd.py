@@ -12,7 +12,7 @@ from xssab.cli.main import main
 from xssab.report import mapstore
 from xssab.report.mapstore import MapStore
 
-from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from tests.graphs import folder_dataset, model_and_folder
 
 pytest.importorskip("zarr")
 N = 8
@@ -20,10 +20,8 @@ N = 8
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export_assets")
-    model = export_onnx(small_iresnet(seed=4), root / "tiny.onnx")
-    data = folder_dataset(root / "data", N, seed=6, jitter=20, noise_seed=1)
-    return model, data
+    return model_and_folder(tmp_path_factory.mktemp("export_assets"), N, model_seed=4,
+                            data_seed=6, noise_seed=1)
 
 
 def _run(argv):

@@ -69,10 +69,10 @@ def test_xface_calibrate_fits_and_caches_the_confidence(tmp_path, xssab_home):
     import json
     import stat
 
-    from tests.graphs import export_onnx, folder_dataset, small_iresnet
+    from tests.graphs import model_and_folder
 
-    model = export_onnx(small_iresnet(seed=10), tmp_path / "xfcal.onnx")
-    data = folder_dataset(tmp_path / "data", 20, seed=41, jitter=25, noise_seed=1)
+    model, data = model_and_folder(tmp_path, 20, model_seed=10, data_seed=41, jitter=25,
+                                   noise_seed=1, model_name="xfcal.onnx")
     import os
 
     old = os.umask(0o022)

@@ -11,15 +11,13 @@ from rich.console import Console
 from xssab.cli import bench, main as xmain
 from xssab.report.mapstore import MapStore
 
-from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from tests.graphs import model_and_folder
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ray_cli")
-    model = export_onnx(small_iresnet(seed=11), root / "tiny.onnx")
-    data = folder_dataset(root / "data", 6, seed=8, jitter=20, noise_seed=2)
-    return model, data
+    return model_and_folder(tmp_path_factory.mktemp("ray_cli"), 6, model_seed=11, data_seed=8,
+                            noise_seed=2)
 
 
 def _run(fn, argv):

@@ -18,7 +18,7 @@ from xssab.cli.bench import main as bench_main
 from xssab.eval import BenchConfig, run_bench
 from xssab.report.results import to_json
 
-from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from tests.graphs import folder_dataset, model_and_folder
 
 N_PAIRS = 8
 
@@ -26,8 +26,7 @@ N_PAIRS = 8
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("cache_safety")
-    model = export_onnx(small_iresnet(seed=3), root / "tiny.onnx")
-    data = folder_dataset(root / "data", N_PAIRS, seed=5, jitter=20, noise_seed=0)
+    model, data = model_and_folder(root, N_PAIRS)
     other = folder_dataset(root / "other", N_PAIRS, seed=6, jitter=20, noise_seed=1)
     return model, data, other
 

@@ -14,17 +14,15 @@ from xssab.eval.ray_executor import RayExecutor
 from xssab.eval.export import export_maps
 from xssab.report.mapstore import MapStore
 
-from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from tests.graphs import model_and_folder
 
 N = 10
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("exec_assets")
-    model = export_onnx(small_iresnet(seed=7), root / "tiny.onnx")
-    data = folder_dataset(root / "data", N, seed=2, jitter=20, noise_seed=3)
-    return model, data
+    return model_and_folder(tmp_path_factory.mktemp("exec_assets"), N, model_seed=7,
+                            data_seed=2, noise_seed=3)
 
 
 def _export(assets, out, executor, **kw):

@@ -11,15 +11,12 @@ from xssab.cli.bench import build_parser, config_from_args
 from xssab.errors import XssabError
 from xssab.eval import BenchConfig, run_bench
 
-from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from tests.graphs import model_and_folder
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faith_assets")
-    model = export_onnx(small_iresnet(seed=3), root / "tiny.onnx", style="multi_output")
-    data = folder_dataset(root / "data", 8, seed=5, jitter=20, noise_seed=0)
-    return model, data
+    return model_and_folder(tmp_path_factory.mktemp("faith_assets"), 8, style="multi_output")
 
 
 def _config(assets, **kw):

@@ -17,17 +17,14 @@ from xssab.metrics import dpr as dprm
 from xssab.metrics.intervals import trapezoid_weights
 from xssab.report.results import to_json
 
-from tests.graphs import export_onnx, folder_dataset, small_iresnet
+from tests.graphs import model_and_folder
 
 N_PAIRS = 12
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("stats_assets")
-    model = export_onnx(small_iresnet(seed=3), root / "tiny.onnx")
-    data = folder_dataset(root / "data", N_PAIRS, seed=5, jitter=20, noise_seed=0)
-    return model, data
+    return model_and_folder(tmp_path_factory.mktemp("stats_assets"), N_PAIRS)
 
 
 def _config(assets, **kw):
