@@ -62,29 +62,11 @@ def explain_figure(explanation, image_a: np.ndarray, image_b: np.ndarray, out, *
         rgb = to_rgb(img)
         axes[r][0].imshow(rgb)
         axes[r][0].set_ylabel(f"{label}  {rgb.shape[1]}x{rgb.shape[0]}")
+        _map_panels(fig, axes[r][1:4], maps, specs, colorbars=r == len(rows) - 1)
         for j, (arr, (cmap, lo, hi)) in enumerate(zip(
                 (maps.positive, maps.negative, maps.combined), specs)):
-            im = axes[r][1 + j].imshow(arr, cmap=cmap, vmin=lo, vmax=hi)
-            if r == len(rows) - 1:
-                from matplotlib.ticker import MaxNLocator
-
-                cb = fig.colorbar(im, ax=axes[r][1 + j], fraction=0.046, pad=0.02,
-                                  orientation="horizontal")
-                cb.locator = MaxNLocator(3)
-                cb.update_ticks()
-                cb.ax.tick_params(labelsize=7)
             axes[r][4 + j].imshow(overlay(rgb, arr, cmap, lo, hi))
-    for c, name in enumerate(cols):
-        axes[0][c].set_title(name, fontsize=9)
-    for row in axes:
-        for ax in row:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    decision = "MATCH" if explanation.match else "NO MATCH"
-    title = (f"{model_name or 'model'} | {explanation.method} | similarity "
-             f"{explanation.similarity:.4f} vs threshold {explanation.threshold:.4f} -> "
-             f"{decision}")
-    fig.suptitle(title, fontsize=11)
+    _label_axes(fig, axes, cols, _title(explanation, model_name))
     fig.tight_layout()
     _atomic_savefig(fig, out, dpi)
     return out
@@ -95,6 +77,33 @@ def _title(explanation, model_name: str) -> str:
     return (f"{model_name or 'model'} | {explanation.method} | similarity "
             f"{explanation.similarity:.4f} vs threshold {explanation.threshold:.4f} -> "
             f"{decision}")
+
+
+def _map_panels(fig, axes, maps, specs, *, colorbars: bool) -> None:
+    """Draw ``maps``' positive, negative and combined maps into the three ``axes`` with
+    their ``specs`` (cmap, vmin, vmax); under each a small horizontal colourbar when
+    ``colorbars`` (the figure's last row)."""
+    from matplotlib.ticker import MaxNLocator
+
+    for ax, arr, (cmap, lo, hi) in zip(axes, (maps.positive, maps.negative, maps.combined),
+                                       specs):
+        im = ax.imshow(arr, cmap=cmap, vmin=lo, vmax=hi)
+        if colorbars:
+            cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, orientation="horizontal")
+            cb.locator = MaxNLocator(3)
+            cb.update_ticks()
+            cb.ax.tick_params(labelsize=7)
+
+
+def _label_axes(fig, axes, cols, title: str) -> None:
+    """Column names over the first row, no ticks anywhere, ``title`` over the figure."""
+    for c, name in enumerate(cols):
+        axes[0][c].set_title(name, fontsize=9)
+    for row in axes:
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(title, fontsize=11)
 
 
 def _aligned_figure(explanation, image_a, image_b, out: Path, *, model_name: str,
@@ -141,25 +150,9 @@ def _aligned_figure(explanation, image_a, image_b, out: Path, *, model_name: str
                                edgecolors="magenta", linewidths=0.8)
         axes[r][1].set_xlabel(f"{crgb.shape[1]}x{crgb.shape[0]}"
                               + (" (as given)" if info is None else ""), fontsize=7)
-        for j, (arr, (cmap, lo, hi)) in enumerate(zip(
-                (cm.positive, cm.negative, cm.combined), specs)):
-            im = axes[r][2 + j].imshow(arr, cmap=cmap, vmin=lo, vmax=hi)
-            if r == len(rows) - 1:
-                from matplotlib.ticker import MaxNLocator
-
-                cb = fig.colorbar(im, ax=axes[r][2 + j], fraction=0.046, pad=0.02,
-                                  orientation="horizontal")
-                cb.locator = MaxNLocator(3)
-                cb.update_ticks()
-                cb.ax.tick_params(labelsize=7)
+        _map_panels(fig, axes[r][2:5], cm, specs, colorbars=r == len(rows) - 1)
         axes[r][5].imshow(overlay(crgb, cm.combined, CMAP_COMBINED, -cmax, cmax))
-    for c, name in enumerate(cols):
-        axes[0][c].set_title(name, fontsize=9)
-    for row in axes:
-        for ax in row:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.suptitle(_title(explanation, model_name), fontsize=11)
+    _label_axes(fig, axes, cols, _title(explanation, model_name))
     fig.text(0.5, 0.005, "cyan: detected box and landmarks; magenta rings: alignment template",
              ha="center", fontsize=7)
     fig.tight_layout()
