@@ -19,7 +19,7 @@ from ..metrics.localization import localization
 from .cache import StageCache
 from .data import BenchData
 from .executor import chunks, run_units
-from .scoring import cosine, embed
+from .scoring import cosine, embed, embed_inputs, model_inputs
 from .verify import Verification
 
 CURVE_KEYS = ("percent", "fmr", "fnmr", "area_fmr", "area_fnmr")
@@ -61,11 +61,30 @@ def _nan(values) -> np.ndarray:
 
 def dpr_unit(model, patched, original, orders, emb_b, *, emb_batch: int) -> np.ndarray:
     """One unit: scores (n, P) of a chunk of pairs (``emb_b``: their second images'
-    embeddings) -- exactly one embedding batch, as ``dpr_scores`` batches them."""
-    def score(images, idx):
-        return cosine(embed(model, images, emb_batch), emb_b[np.asarray(idx)])
+    embeddings) -- exactly one embedding batch, as ``dpr_scores`` batches them.
 
-    return dprm.dpr_scores(score, patched, original, orders, dprm.PERCENTS, emb_batch)
+    Images the model takes as they are (uint8 RGB at its input size) are preprocessed
+    once per pair and the replaced series is built on the model input
+    (:func:`~xssab.metrics.dpr.replaced_series_input`): the same input values and ORT
+    batches as preprocessing every replaced image, without 19 preprocessings per pair."""
+    x_p = model_inputs(model, patched)
+    x_o = model_inputs(model, original) if x_p is not None else None
+    if x_o is None:
+        def score(images, idx):
+            return cosine(embed(model, images, emb_batch), emb_b[np.asarray(idx)])
+
+        return dprm.dpr_scores(score, patched, original, orders, dprm.PERCENTS, emb_batch)
+    n_p = len(dprm.PERCENTS)
+    emb_b = np.asarray(emb_b)
+    scores = np.empty((len(x_p), n_p), dtype=np.float64)
+    # the pairs dpr_scores gathers into one batch: as many whole series as fit
+    for r in chunks(len(x_p), max(1, emb_batch // n_p)):
+        x = np.empty((len(r) * n_p,) + x_p.shape[1:], dtype=np.float32)
+        for j, i in enumerate(r):
+            x[j * n_p:(j + 1) * n_p] = dprm.replaced_series_input(x_p[i], x_o[i], orders[i])
+        s = cosine(embed_inputs(model, x, emb_batch), np.repeat(emb_b[r.start:r.stop], n_p, 0))
+        scores[r.start:r.stop] = s.reshape(len(r), n_p)
+    return scores
 
 
 def replacement_scores(model, data: BenchData, ver: Verification, orders, emb_batch: int,

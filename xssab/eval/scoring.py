@@ -31,6 +31,30 @@ def embed(model, images: Sequence, batch_size: int = 256,
     return l2_normalize(np.concatenate(out, axis=0).astype(np.float64))
 
 
+def model_inputs(model, images: Sequence) -> np.ndarray | None:
+    """The preprocessed input (N, 3, H, W) of ``images`` when preprocessing them is pixel
+    by pixel (every image uint8 RGB at the model's input size: nothing is resized), else
+    None. Pixel replacement then commutes with preprocessing."""
+    size = getattr(model, "input_size", None)
+    if size is None or not hasattr(model, "embed_input") or not len(images):
+        return None
+    shape = tuple(size) + (3,)
+    if not all(isinstance(im, np.ndarray) and im.dtype == np.uint8 and im.shape == shape
+               for im in images):
+        return None
+    return model.preprocess(np.stack(images))
+
+
+def embed_inputs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """:func:`embed` of images whose model input ``x`` (N, 3, H, W) is already built:
+    the same ONNX Runtime batches of ``batch_size``, the same checks and normalisation."""
+    from ..models.model import check_embeddings
+
+    e = np.asarray(model.embed_input(x, max(1, int(batch_size))))
+    check_embeddings(e, getattr(model, "name", "model"))
+    return l2_normalize(e.astype(np.float64))
+
+
 def cosine(emb_a: np.ndarray, emb_b: np.ndarray) -> np.ndarray:
     """Row-wise cosine similarity of two arrays of L2-normalised embeddings."""
     return (np.asarray(emb_a) * np.asarray(emb_b)).sum(1)

@@ -83,6 +83,33 @@ def replaced_series(patched: np.ndarray, original: np.ndarray, order: np.ndarray
     return out
 
 
+def replaced_series_input(patched: np.ndarray, original: np.ndarray, order: np.ndarray,
+                          percents: Sequence[float] = PERCENTS) -> np.ndarray:
+    """:func:`replaced_series` on model inputs (C, H, W) instead of images (H, W, C): a
+    pixel is its C values at one (h, w), ``order`` a permutation of the ``H*W`` pixels.
+    Where preprocessing works pixel by pixel (no resize), the result is the preprocessed
+    output of :func:`replaced_series`, value for value (each is selected, not computed).
+    Returns (P, C, H, W), built in one vectorised selection."""
+    patched = np.asarray(patched)
+    original = np.asarray(original)
+    if patched.shape != original.shape or patched.ndim != 3:
+        raise ValueError(f"patched {patched.shape} and original {original.shape}: expected "
+                         "two (C, H, W) arrays of one shape")
+    c, h, w = patched.shape
+    n = h * w
+    order = np.asarray(order)
+    if order.shape != (n,):
+        raise ValueError(f"order has {order.size} entries for {n} pixels")
+    ks = np.array([n_replaced(p, n) for p in percents], dtype=np.int64)
+    if np.any(np.diff(ks) < 0):
+        raise ValueError("percents must be increasing")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)  # position of each pixel in the replacement order
+    take = rank[None, :] < ks[:, None]  # (P, n): replaced at each percent
+    out = np.where(take[:, None, :], original.reshape(1, c, n), patched.reshape(1, c, n))
+    return out.reshape(len(ks), c, h, w)
+
+
 def dpr_scores(score_fn: Callable[[list, np.ndarray], np.ndarray],
                patched_a: Sequence[np.ndarray], original_a: Sequence[np.ndarray],
                orders: Sequence[np.ndarray], percents: Sequence[float] = PERCENTS,

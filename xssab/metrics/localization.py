@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def auroc(scores, labels) -> float | None:
@@ -37,9 +36,28 @@ def auroc(scores, labels) -> float | None:
     n_neg = int(y.size - n_pos)
     if n_pos == 0 or n_neg == 0:
         return None
-    ranks = rankdata(s, method="average")
-    u = float(ranks[y].sum()) - n_pos * (n_pos + 1) / 2.0
+    if np.isnan(s).any():  # scipy's NaN policy (NaN ranks, a NaN AUROC)
+        from scipy.stats import rankdata
+
+        ranks = rankdata(s, method="average")
+        u = float(ranks[y].sum()) - n_pos * (n_pos + 1) / 2.0
+        return u / (n_pos * n_neg)
+    u = positive_rank_sum(s, y) - n_pos * (n_pos + 1) / 2.0
     return u / (n_pos * n_neg)
+
+
+def positive_rank_sum(s: np.ndarray, y: np.ndarray) -> float:
+    """Sum of the average ranks (1-based, ties share their mean rank) of the values
+    ``s[y]`` among all of ``s`` (no NaN): ``rankdata(s, "average")[y].sum()``, exactly
+    (half-integers, summed exactly in float64), from one unstable sort: tied values get
+    the same average whatever their order."""
+    order = np.argsort(s)
+    srt = s[order]
+    start = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]])  # first index of each value
+    end = np.r_[start[1:], srt.size]
+    avg = (start + 1 + end) / 2.0  # mean of the ranks start+1 .. end
+    pos = np.add.reduceat(y[order].astype(np.int64), start)
+    return float(np.dot(avg, pos))
 
 
 def pair_auroc(cmap, mask, same: bool) -> float | None:
