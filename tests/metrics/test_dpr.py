@@ -136,3 +136,39 @@ def test_dpr_curve_map_shape_checked():
     with pytest.raises(ValueError):
         dpr_curve(lambda i, k: np.zeros(len(i)), img, img, [True], [0.0], 0.5,
                   "best_worst", maps=[np.zeros((3, 3))])
+
+
+def test_best_worst_order_of_float32_maps_is_the_stable_float64_order():
+    """The float32 fast path (one integer key per pixel) gives the documented order:
+    the stable float64 sort, ties by index, -0 == +0, NaN last."""
+    from xssab.metrics.dpr import best_worst_order
+
+    rng = np.random.default_rng(3)
+    for t in range(40):
+        m = rng.normal(size=(23, 17)).astype(np.float32)
+        if t % 2:
+            m = np.round(m * 2) / 2  # many ties
+        m.flat[rng.integers(0, m.size, 5)] = [np.nan, -0.0, 0.0, np.inf, -np.inf]
+        for match in (False, True):
+            flat = m.astype(np.float64).ravel()
+            key = -flat if match else flat
+            want = np.argsort(np.where(np.isnan(key), np.inf, key), kind="stable")
+            got = best_worst_order(m, match)
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_replaced_series_input_is_the_preprocessed_replaced_series():
+    """Replacement on the model input selects the same values as preprocessing each
+    replaced image (pixel-wise preprocessing commutes with pixel replacement)."""
+    from xssab.metrics.dpr import PERCENTS, replaced_series, replaced_series_input
+    from xssab.models.preprocess import normalize
+
+    rng = np.random.default_rng(4)
+    pa, orig = (rng.integers(0, 256, (9, 11, 3), dtype=np.uint8) for _ in range(2))
+    order = rng.permutation(99)
+    for co, mean, std in (("rgb", 127.5, 127.5), ("bgr", (0.1, 2.0, 30.0), (1.0, 7.0, 0.3))):
+        want = normalize(replaced_series(pa, orig, order), co, mean, std)
+        got = replaced_series_input(normalize(pa[None], co, mean, std)[0],
+                                    normalize(orig[None], co, mean, std)[0], order)
+        assert got.shape == (len(PERCENTS), 3, 9, 11) and got.dtype == np.float32
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32))

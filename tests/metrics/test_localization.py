@@ -68,3 +68,18 @@ def test_localization_control_and_difference():
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError):
         pair_auroc(np.zeros((2, 2)), np.zeros((3, 3), bool), True)
+
+
+def test_positive_rank_sum_equals_scipy_average_ranks():
+    from scipy.stats import rankdata
+
+    from xssab.metrics.localization import positive_rank_sum
+
+    rng = np.random.default_rng(5)
+    for t in range(60):
+        n = int(rng.integers(2, 500))
+        s = (rng.integers(0, 1 + t % 7, n).astype(np.float64) if t % 2
+             else rng.normal(size=n))
+        s[: t % 4] = -0.0
+        y = rng.random(n) < 0.4
+        assert positive_rank_sum(s, y) == float(rankdata(s, method="average")[y].sum())

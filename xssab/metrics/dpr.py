@@ -42,10 +42,25 @@ def best_worst_order(cmap: np.ndarray, match: bool) -> np.ndarray:
     ``match`` (s >= t): highest ``C`` first; non-match: lowest ``C`` first. Ties keep
     row-major pixel order (stable sort). NaN values are ranked last.
     """
+    cmap = np.asarray(cmap)
+    if cmap.dtype in (np.float16, np.float32) and cmap.size < 2 ** 32:
+        return _stable_order_f32(cmap.astype(np.float32).ravel(), match)
     flat = np.asarray(cmap, dtype=np.float64).ravel()
     key = -flat if match else flat
     key = np.where(np.isnan(key), np.inf, key)
     return np.argsort(key, kind="stable")
+
+
+def _stable_order_f32(flat: np.ndarray, match: bool) -> np.ndarray:
+    """The same order as the stable float64 sort above, for float32 values (exact in
+    float64, so the order is the same): each value mapped to an order-preserving uint32
+    (+0 and -0 equal, NaN as +inf), shifted up and joined with the pixel index into one
+    uint64 key whose plain (unstable, ~3x faster) sort breaks ties by index."""
+    key = -flat if match else flat
+    key = np.where(np.isnan(key), np.float32(np.inf), key) + np.float32(0)  # -0 -> +0
+    u = key.view(np.uint32).astype(np.uint64)
+    u = np.where(u >> 31, ~u & 0xFFFFFFFF, u | 0x80000000)  # IEEE order -> integer order
+    return np.argsort((u << 32) | np.arange(flat.size, dtype=np.uint64)).astype(np.intp)
 
 
 def random_order(n_pixels: int, seed: int, pair_index: int) -> np.ndarray:
