@@ -81,7 +81,7 @@ def dpr_unit(model, patched, original, orders, emb_b, *, emb_batch: int) -> np.n
     for r in chunks(len(x_p), max(1, emb_batch // n_p)):
         x = np.empty((len(r) * n_p,) + x_p.shape[1:], dtype=np.float32)
         for j, i in enumerate(r):
-            x[j * n_p:(j + 1) * n_p] = dprm.replaced_series_input(x_p[i], x_o[i], orders[i])
+            dprm.replaced_series_input(x_p[i], x_o[i], orders[i], out=x[j * n_p:(j + 1) * n_p])
         s = cosine(embed_inputs(model, x, emb_batch), np.repeat(emb_b[r.start:r.stop], n_p, 0))
         scores[r.start:r.stop] = s.reshape(len(r), n_p)
     return scores

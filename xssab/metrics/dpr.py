@@ -99,12 +99,14 @@ def replaced_series(patched: np.ndarray, original: np.ndarray, order: np.ndarray
 
 
 def replaced_series_input(patched: np.ndarray, original: np.ndarray, order: np.ndarray,
-                          percents: Sequence[float] = PERCENTS) -> np.ndarray:
+                          percents: Sequence[float] = PERCENTS,
+                          out: np.ndarray | None = None) -> np.ndarray:
     """:func:`replaced_series` on model inputs (C, H, W) instead of images (H, W, C): a
     pixel is its C values at one (h, w), ``order`` a permutation of the ``H*W`` pixels.
     Where preprocessing works pixel by pixel (no resize), the result is the preprocessed
     output of :func:`replaced_series`, value for value (each is selected, not computed).
-    Returns (P, C, H, W), built in one vectorised selection."""
+    Returns (P, C, H, W) (written into ``out`` if given), built by two vectorised
+    copies: the patched input everywhere, then the original where replaced."""
     patched = np.asarray(patched)
     original = np.asarray(original)
     if patched.shape != original.shape or patched.ndim != 3:
@@ -121,8 +123,14 @@ def replaced_series_input(patched: np.ndarray, original: np.ndarray, order: np.n
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)  # position of each pixel in the replacement order
     take = rank[None, :] < ks[:, None]  # (P, n): replaced at each percent
-    out = np.where(take[:, None, :], original.reshape(1, c, n), patched.reshape(1, c, n))
-    return out.reshape(len(ks), c, h, w)
+    if out is None:
+        out = np.empty((len(ks), c, h, w), dtype=patched.dtype)
+    elif out.shape != (len(ks), c, h, w) or not out.flags.c_contiguous:
+        raise ValueError(f"out: expected a C-contiguous array of shape {(len(ks), c, h, w)}")
+    flat = out.reshape(len(ks), c, n)  # a view: out is written in place
+    flat[...] = patched.reshape(1, c, n)
+    np.copyto(flat, original.reshape(1, c, n), where=take[:, None, :])
+    return out
 
 
 def dpr_scores(score_fn: Callable[[list, np.ndarray], np.ndarray],
