@@ -105,8 +105,10 @@ def replaced_series_input(patched: np.ndarray, original: np.ndarray, order: np.n
     pixel is its C values at one (h, w), ``order`` a permutation of the ``H*W`` pixels.
     Where preprocessing works pixel by pixel (no resize), the result is the preprocessed
     output of :func:`replaced_series`, value for value (each is selected, not computed).
-    Returns (P, C, H, W) (written into ``out`` if given), built by two vectorised
-    copies: the patched input everywhere, then the original where replaced."""
+    Returns (P, C, H, W) (written into ``out`` if given), built incrementally like
+    :func:`replaced_series` (the sets are nested): each image is a copy of the previous one
+    with the next pixels of ``order`` put back, a contiguous copy and a small scatter per
+    percent instead of a masked copy of the whole series (~4x faster)."""
     patched = np.asarray(patched)
     original = np.asarray(original)
     if patched.shape != original.shape or patched.ndim != 3:
@@ -117,19 +119,21 @@ def replaced_series_input(patched: np.ndarray, original: np.ndarray, order: np.n
     order = np.asarray(order)
     if order.shape != (n,):
         raise ValueError(f"order has {order.size} entries for {n} pixels")
-    ks = np.array([n_replaced(p, n) for p in percents], dtype=np.int64)
-    if np.any(np.diff(ks) < 0):
+    ks = [n_replaced(p, n) for p in percents]
+    if any(b < a for a, b in zip(ks, ks[1:])):
         raise ValueError("percents must be increasing")
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)  # position of each pixel in the replacement order
-    take = rank[None, :] < ks[:, None]  # (P, n): replaced at each percent
     if out is None:
         out = np.empty((len(ks), c, h, w), dtype=patched.dtype)
     elif out.shape != (len(ks), c, h, w) or not out.flags.c_contiguous:
         raise ValueError(f"out: expected a C-contiguous array of shape {(len(ks), c, h, w)}")
     flat = out.reshape(len(ks), c, n)  # a view: out is written in place
-    flat[...] = patched.reshape(1, c, n)
-    np.copyto(flat, original.reshape(1, c, n), where=take[:, None, :])
+    src = original.reshape(c, n)
+    prev, done = patched.reshape(c, n), 0
+    for j, k in enumerate(ks):
+        flat[j] = prev
+        idx = order[done:k]
+        flat[j][:, idx] = src[:, idx]
+        prev, done = flat[j], k
     return out
 
 

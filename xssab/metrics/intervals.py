@@ -58,7 +58,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from scipy import stats as _st
 
 from ..errors import XssabError
 
@@ -115,15 +114,17 @@ def _check_level(level: float) -> float:
     return level
 
 
-def _scipy_rng_kw() -> str:
+def _scipy_bootstrap():
+    """``scipy.stats.bootstrap`` and the name of its seed argument (``rng`` since SciPy
+    1.15, ``random_state`` before). Imported when first used: ``scipy.stats`` takes
+    ~0.5 s to import, which a run pays only when it computes intervals."""
+    from scipy import stats
+
     try:
-        params = inspect.signature(_st.bootstrap).parameters
+        params = inspect.signature(stats.bootstrap).parameters
     except (TypeError, ValueError):  # pragma: no cover
-        return "random_state"
-    return "rng" if "rng" in params else "random_state"
-
-
-_RNG_KW = _scipy_rng_kw()
+        return stats.bootstrap, "random_state"
+    return stats.bootstrap, ("rng" if "rng" in params else "random_state")
 
 
 @dataclass
@@ -189,11 +190,12 @@ class Bootstrap:
             allv = np.concatenate(out, axis=-1)  # (..., K_total)
             return np.moveaxis(allv, -1, 0)  # scipy: output axis first
 
-        kw = {_RNG_KW: np.random.default_rng(self.seed)}
+        bootstrap, rng_kw = _scipy_bootstrap()
+        kw = {rng_kw: np.random.default_rng(self.seed)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # degenerate/NaN components handled below
             with np.errstate(invalid="ignore", divide="ignore"):
-                res = _st.bootstrap(tuple(groups), stat, n_resamples=int(self.n_resamples),
+                res = bootstrap(tuple(groups), stat, n_resamples=int(self.n_resamples),
                                     paired=False, vectorized=True,
                                     confidence_level=self.level, method=self.method,
                                     batch=self.batch, **kw)
