@@ -81,13 +81,16 @@ def import_onnx2torch():
     (:class:`_DeferredModule`) that resolve to the real modules when those converters
     run; they are removed right after, so any later ``import torchvision`` is the real
     one. Nothing changes where torchvision is already imported."""
-    if "onnx2torch.converter" in sys.modules or "torchvision" in sys.modules:
+    def plain() -> bool:  # onnx2torch or torchvision already there: nothing to defer
+        return "onnx2torch.converter" in sys.modules or any(
+            n in sys.modules for n in _TORCHVISION_USERS)
+
+    if plain():
         from onnx2torch import convert
 
         return convert
     with _import_lock:
-        saved = {n: sys.modules.get(n) for n in _TORCHVISION_USERS}
-        if any(v is not None for v in saved.values()):
+        if plain():  # another thread imported them while this one waited
             from onnx2torch import convert
 
             return convert
